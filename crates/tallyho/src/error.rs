@@ -1,0 +1,100 @@
+//! The one error type of the core crate.
+
+/// What went wrong while registering or looking up a metric.
+///
+/// Every message names the offending value and says what is allowed, so the
+/// error can be shown to a user as it is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metric name broke the Prometheus naming rule.
+    #[error("invalid metric name {name:?}: {reason} (allowed: [a-zA-Z_:][a-zA-Z0-9_:]*, '.' is mapped to '_')")]
+    InvalidMetricName {
+        /// The name as given.
+        name: String,
+        /// Which part of the rule it broke.
+        reason: &'static str,
+    },
+    /// A label name broke the Prometheus naming rule.
+    #[error("invalid label name {name:?}: {reason} (allowed: [a-zA-Z_][a-zA-Z0-9_]*, not starting with \"__\")")]
+    InvalidLabelName {
+        /// The label name as given.
+        name: String,
+        /// Which part of the rule it broke.
+        reason: &'static str,
+    },
+    /// A label name that the formats reserve for themselves.
+    #[error("label name {name:?} is reserved: {reason}")]
+    ReservedLabelName {
+        /// The label name as given.
+        name: String,
+        /// Why it is reserved.
+        reason: &'static str,
+    },
+    /// The same label name twice in one family (constant labels included).
+    #[error("label name {name:?} appears twice in metric {metric:?}")]
+    DuplicateLabelName {
+        /// The metric being registered.
+        metric: String,
+        /// The repeated label name.
+        name: String,
+    },
+    /// The name is already registered with another type, label set, unit or buckets.
+    #[error("metric {name:?} is already registered as {existing}; cannot register it again as {requested}")]
+    Conflict {
+        /// The metric name.
+        name: String,
+        /// What is registered now.
+        existing: String,
+        /// What was asked for.
+        requested: String,
+    },
+    /// The metric name does not end with the unit it declares.
+    #[error("metric name {name:?} must end with \"_{unit}\" because its unit is {unit:?}")]
+    UnitSuffix {
+        /// The metric name.
+        name: String,
+        /// The declared unit.
+        unit: String,
+    },
+    /// A unit that is not a valid name fragment.
+    #[error("invalid unit {unit:?}: a unit is made of [a-zA-Z0-9_] and must not be empty")]
+    InvalidUnit {
+        /// The unit as given.
+        unit: String,
+    },
+    /// A label lookup with the wrong number of values.
+    #[error("metric {metric:?} has {expected} label(s) {names:?} but {got} value(s) were given")]
+    LabelCount {
+        /// The family's name.
+        metric: String,
+        /// The family's label names.
+        names: Vec<String>,
+        /// How many label names the family has.
+        expected: usize,
+        /// How many values were given.
+        got: usize,
+    },
+    /// Histogram bucket bounds that are not finite and strictly increasing.
+    #[error("invalid histogram buckets: {reason}")]
+    InvalidBuckets {
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// A negative, NaN or infinite increment of a monotonic counter.
+    #[error(
+        "counter {metric:?} only goes up: increment {value} refused (it must be finite and >= 0)"
+    )]
+    NegativeIncrement {
+        /// The counter's name (empty for an unnamed handle).
+        metric: String,
+        /// The refused increment.
+        value: f64,
+    },
+    /// A cardinality limit of zero.
+    #[error("cardinality limit must be at least 1, got {limit}")]
+    InvalidCardinalityLimit {
+        /// The limit as given.
+        limit: usize,
+    },
+}

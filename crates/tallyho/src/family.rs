@@ -1,0 +1,434 @@
+//! Labelled families: one instrument per distinct set of label values.
+//!
+//! Lookups never lock and never allocate. Children live in an append-only arena and are
+//! found through an open-addressing table of atomic words (`hash tag << 32 | index + 1`).
+//! Only inserting a new label set takes the family's mutex; the table grows by building a
+//! bigger copy and publishing it, so readers always see a complete table. Old tables are
+//! kept (their total size is less than the newest one), which is what makes reads safe
+//! without reclamation schemes or `unsafe`.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use crate::instrument::Instrument;
+use crate::{Buckets, Error};
+
+/// Largest number of series one family may hold, whatever its configured limit.
+pub const MAX_CARDINALITY: usize = 1 << 24;
+
+const LEVELS: usize = 26;
+const FIRST_TABLE: usize = 16;
+const FIRST_SEGMENT: usize = 8;
+
+pub(crate) struct Child<M> {
+    pub(crate) values: Box<[Box<str>]>,
+    pub(crate) start: SystemTime,
+    hash: u64,
+    pub(crate) metric: M,
+}
+
+/// An append-only list whose elements never move: segment `s` holds `8 << s` slots.
+struct Arena<T> {
+    segments: [OnceLock<Box<[OnceLock<T>]>>; LEVELS],
+}
+
+impl<T> Arena<T> {
+    fn new() -> Self {
+        Arena {
+            segments: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    fn locate(i: usize) -> (usize, usize) {
+        let j = i + FIRST_SEGMENT;
+        let s = (usize::BITS - 1 - j.leading_zeros()) as usize
+            - FIRST_SEGMENT.trailing_zeros() as usize;
+        (s, j - (FIRST_SEGMENT << s))
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&T> {
+        let (s, o) = Self::locate(i);
+        self.segments.get(s)?.get()?.get(o)?.get()
+    }
+
+    /// Stores slot `i`; called with the family's insert lock held, in index order.
+    fn set(&self, i: usize, v: T) -> &T {
+        let (s, o) = Self::locate(i);
+        let seg = self.segments[s]
+            .get_or_init(|| (0..(FIRST_SEGMENT << s)).map(|_| OnceLock::new()).collect());
+        let slot = &seg[o];
+        let _ = slot.set(v);
+        slot.get().expect("slot was just set")
+    }
+}
+
+/// The lock-free index from label values to arena slots.
+struct Index {
+    tables: [OnceLock<Box<[AtomicU64]>>; LEVELS],
+    current: AtomicUsize,
+}
+
+impl Index {
+    fn new() -> Self {
+        let tables: [OnceLock<Box<[AtomicU64]>>; LEVELS] = std::array::from_fn(|_| OnceLock::new());
+        let _ = tables[0].set(Self::table(FIRST_TABLE));
+        Index {
+            tables,
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    fn table(size: usize) -> Box<[AtomicU64]> {
+        (0..size).map(|_| AtomicU64::new(0)).collect()
+    }
+
+    #[inline]
+    fn current(&self) -> &[AtomicU64] {
+        let level = self.current.load(Ordering::Acquire);
+        self.tables[level].get().map_or(&[], |t| t)
+    }
+
+    fn put(table: &[AtomicU64], hash: u64, idx: usize) {
+        let mask = table.len() - 1;
+        let mut pos = hash as usize & mask;
+        while table[pos].load(Ordering::Relaxed) != 0 {
+            pos = (pos + 1) & mask;
+        }
+        table[pos].store((hash & !0xffff_ffff) | (idx as u64 + 1), Ordering::Release);
+    }
+}
+
+pub(crate) struct Core<M> {
+    pub(crate) name: Box<str>,
+    pub(crate) label_names: Box<[Box<str>]>,
+    buckets: Buckets,
+    limit: usize,
+    hasher: foldhash::fast::RandomState,
+    index: Index,
+    children: Arena<Child<M>>,
+    len: AtomicUsize,
+    overflow: OnceLock<Child<M>>,
+    overflow_records: AtomicU64,
+    insert: Mutex<()>,
+}
+
+/// A labelled family of instruments: label names fixed at registration, one child per
+/// distinct set of values.
+///
+/// ```
+/// # let registry = tallyho::Registry::new();
+/// let requests = registry
+///     .metric("http_requests", "Requests handled.")
+///     .counter_family(&["method", "code"])?;
+/// requests.with(&["GET", "200"]).inc();
+/// let ok = requests.with(&["GET", "200"]).clone(); // keep a child as a handle
+/// ok.inc();
+/// assert_eq!(ok.get(), 2);
+/// assert!(requests.try_with(&["GET"]).is_err()); // wrong label count
+/// # Ok::<(), tallyho::Error>(())
+/// ```
+pub struct Family<M: Instrument>(Option<Arc<Core<M>>>);
+
+impl<M: Instrument> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family(self.0.clone())
+    }
+}
+
+impl<M: Instrument> std::fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(c) => f
+                .debug_struct("Family")
+                .field("name", &c.name)
+                .field("labels", &c.label_names)
+                .field("series", &c.len.load(Ordering::Relaxed))
+                .finish(),
+            None => f.write_str("Family(noop)"),
+        }
+    }
+}
+
+impl<M: Instrument> Family<M> {
+    pub(crate) fn new(name: &str, label_names: &[&str], buckets: Buckets, limit: usize) -> Self {
+        Family(Some(Arc::new(Core {
+            name: name.into(),
+            label_names: label_names.iter().map(|&n| n.into()).collect(),
+            buckets,
+            limit: limit.min(MAX_CARDINALITY),
+            hasher: foldhash::fast::RandomState::default(),
+            index: Index::new(),
+            children: Arena::new(),
+            len: AtomicUsize::new(0),
+            overflow: OnceLock::new(),
+            overflow_records: AtomicU64::new(0),
+            insert: Mutex::new(()),
+        })))
+    }
+
+    /// A family whose every child is a no-op.
+    pub const fn noop() -> Self {
+        Family(None)
+    }
+
+    pub(crate) fn core(&self) -> Option<&Arc<Core<M>>> {
+        self.0.as_ref()
+    }
+
+    /// The child for these label values, created on first use.
+    ///
+    /// With the wrong number of values this returns a no-op child (nothing is recorded);
+    /// use [`try_with`](Self::try_with) to get the error instead. Past the cardinality
+    /// limit, new label sets share the overflow child.
+    #[inline]
+    pub fn with(&self, values: &[&str]) -> &M {
+        match self.try_with(values) {
+            Ok(m) => m,
+            Err(_) => M::noop_ref(),
+        }
+    }
+
+    /// The child for these label values, or an error naming the family, its labels and the
+    /// number of values given.
+    ///
+    /// # Errors
+    /// [`Error::LabelCount`] when `values.len()` differs from the number of label names.
+    #[inline]
+    pub fn try_with(&self, values: &[&str]) -> Result<&M, Error> {
+        let Some(core) = &self.0 else {
+            return Ok(M::noop_ref());
+        };
+        if values.len() != core.label_names.len() {
+            return Err(core.label_count_error(values.len()));
+        }
+        let hash = core.hasher.hash_one(values);
+        match core.find(hash, values) {
+            Some(child) => Ok(&child.metric),
+            None => Ok(core.insert_slow(hash, values)),
+        }
+    }
+
+    /// The label names, in order.
+    pub fn label_names(&self) -> Vec<&str> {
+        self.0
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.label_names.iter().map(|n| &**n).collect())
+    }
+
+    /// How many distinct label sets are stored (the overflow series not included).
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |c| c.len.load(Ordering::Acquire))
+    }
+
+    /// Whether no label set has been recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many lookups landed in the overflow series because the family was full.
+    pub fn overflow_count(&self) -> u64 {
+        self.0
+            .as_ref()
+            .map_or(0, |c| c.overflow_records.load(Ordering::Relaxed))
+    }
+}
+
+impl<M: Instrument> Core<M> {
+    fn label_count_error(&self, got: usize) -> Error {
+        Error::LabelCount {
+            metric: self.name.to_string(),
+            names: self.label_names.iter().map(|n| n.to_string()).collect(),
+            expected: self.label_names.len(),
+            got,
+        }
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, values: &[&str]) -> Option<&Child<M>> {
+        let table = self.index.current();
+        let mask = table.len().wrapping_sub(1);
+        let mut pos = hash as usize & mask;
+        let tag = hash & !0xffff_ffff;
+        loop {
+            let e = table.get(pos)?.load(Ordering::Acquire);
+            if e == 0 {
+                return None;
+            }
+            if e & !0xffff_ffff == tag {
+                let child = self.children.get((e & 0xffff_ffff) as usize - 1)?;
+                if child.values.len() == values.len()
+                    && child.values.iter().zip(values).all(|(a, b)| **a == **b)
+                {
+                    return Some(child);
+                }
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&self, hash: u64, values: &[&str]) -> &M {
+        if self.len.load(Ordering::Acquire) >= self.limit {
+            return self.overflowed();
+        }
+        let _guard = self.insert.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(child) = self.find(hash, values) {
+            return &child.metric;
+        }
+        let idx = self.len.load(Ordering::Relaxed);
+        if idx >= self.limit {
+            return self.overflowed();
+        }
+        // Keep the table at most half full: probes stay short and an empty slot always exists.
+        let level = self.index.current.load(Ordering::Relaxed);
+        let size = FIRST_TABLE << level;
+        if (idx + 1) * 2 > size && level + 1 < LEVELS {
+            let bigger = Index::table(size * 2);
+            for i in 0..idx {
+                if let Some(c) = self.children.get(i) {
+                    Index::put(&bigger, c.hash, i);
+                }
+            }
+            let _ = self.index.tables[level + 1].set(bigger);
+            self.index.current.store(level + 1, Ordering::Release);
+        }
+        let child = self.children.set(
+            idx,
+            Child {
+                values: values.iter().map(|&v| v.into()).collect(),
+                start: SystemTime::now(),
+                hash,
+                metric: M::create(&self.buckets),
+            },
+        );
+        Index::put(self.index.current(), hash, idx);
+        self.len.store(idx + 1, Ordering::Release);
+        &child.metric
+    }
+
+    fn overflowed(&self) -> &M {
+        self.overflow_records.fetch_add(1, Ordering::Relaxed);
+        &self
+            .overflow
+            .get_or_init(|| Child {
+                values: Box::new([]),
+                start: SystemTime::now(),
+                hash: 0,
+                metric: M::create(&self.buckets),
+            })
+            .metric
+    }
+
+    /// Every child in creation order, then the overflow child if any.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Child<M>, bool)) {
+        let n = self.len.load(Ordering::Acquire);
+        for i in 0..n {
+            if let Some(c) = self.children.get(i) {
+                f(c, false);
+            }
+        }
+        if let Some(c) = self.overflow.get() {
+            f(c, true);
+        }
+    }
+
+    pub(crate) fn overflow_records(&self) -> u64 {
+        self.overflow_records.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Counter;
+
+    fn fam(limit: usize) -> Family<Counter> {
+        Family::new("f", &["a", "b"], Buckets::default(), limit)
+    }
+
+    #[test]
+    fn arena_locate_covers_every_index() {
+        assert_eq!(Arena::<u8>::locate(0), (0, 0));
+        assert_eq!(Arena::<u8>::locate(7), (0, 7));
+        assert_eq!(Arena::<u8>::locate(8), (1, 0));
+        assert_eq!(Arena::<u8>::locate(23), (1, 15));
+        assert_eq!(Arena::<u8>::locate(24), (2, 0));
+    }
+
+    #[test]
+    fn lookups_find_the_same_child_across_growth() {
+        let f = fam(100_000);
+        for i in 0..5000 {
+            f.with(&[&i.to_string(), "x"]).add(i);
+        }
+        assert_eq!(f.len(), 5000);
+        for i in 0..5000 {
+            assert_eq!(f.with(&[&i.to_string(), "x"]).get(), i);
+        }
+        assert_eq!(f.len(), 5000);
+    }
+
+    #[test]
+    fn values_are_compared_not_just_hashed() {
+        let f = fam(10);
+        f.with(&["ab", "c"]).inc();
+        f.with(&["a", "bc"]).add(2);
+        assert_eq!(f.with(&["ab", "c"]).get(), 1);
+        assert_eq!(f.with(&["a", "bc"]).get(), 2);
+    }
+
+    #[test]
+    fn wrong_count_is_an_error_or_noop() {
+        let f = fam(10);
+        let e = f.try_with(&["only"]).unwrap_err().to_string();
+        assert!(e.contains("2 label(s)") && e.contains("1 value"), "{e}");
+        f.with(&["only"]).inc();
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn overflow_is_bounded_and_counted() {
+        let f = fam(3);
+        for i in 0..10 {
+            f.with(&[&i.to_string(), ""]).inc();
+        }
+        assert_eq!(f.len(), 3);
+        assert_eq!(f.overflow_count(), 7);
+        // Existing series keep their own child.
+        f.with(&["0", ""]).inc();
+        assert_eq!(f.with(&["0", ""]).get(), 2);
+        let mut overflow_total = 0;
+        f.core().unwrap().for_each(|c, overflow| {
+            if overflow {
+                overflow_total = c.metric.get();
+            }
+        });
+        assert_eq!(overflow_total, 7);
+    }
+
+    #[test]
+    fn concurrent_inserts_agree() {
+        let f = fam(100_000);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let f = f.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        f.with(&[&i.to_string(), "y"]).inc();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(f.len(), 2000);
+        for i in 0..2000 {
+            assert_eq!(f.with(&[&i.to_string(), "y"]).get(), 4);
+        }
+    }
+}

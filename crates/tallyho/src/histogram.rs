@@ -1,0 +1,380 @@
+//! Histograms with a hot/cold shard pair, so collection reads a consistent view while
+//! writers never wait.
+//!
+//! Writers bump one shared word (`count_and_hot`: the observation count, with the top bit
+//! naming the hot shard), then add to the hot shard's sum and finally its bucket. The
+//! collector flips the hot bit, waits until the now-cold shard's buckets add up to the
+//! count it saw (every writer that started before the flip has finished), reads it, and
+//! folds it into the new hot shard. Writers never block; the collector waits only for
+//! writers already mid-observation. The design follows Prometheus' Go client.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::instrument::{sealed::Sealed, Instrument};
+use crate::visit::{HistogramValue, MetricKind, PointValue};
+use crate::Buckets;
+
+const HOT_BIT: u64 = 1 << 63;
+
+struct Shard {
+    sum: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Shard {
+    fn new(n: usize) -> Self {
+        Shard {
+            sum: AtomicU64::new(0f64.to_bits()),
+            buckets: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn add_sum(&self, v: f64) {
+        let mut cur = self.sum.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + v).to_bits();
+            match self
+                .sum
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    fn bucket_total(&self) -> u64 {
+        self.buckets
+            .iter()
+            .map(|b| b.load(Ordering::Acquire))
+            .fold(0u64, u64::wrapping_add)
+    }
+}
+
+pub(crate) struct Core {
+    bounds: Arc<[f64]>,
+    count_and_hot: AtomicU64,
+    shards: [Shard; 2],
+    collecting: Mutex<()>,
+}
+
+/// Consistent state read out of a histogram.
+pub(crate) struct Reading {
+    pub(crate) counts: Vec<u64>,
+    pub(crate) sum: f64,
+    pub(crate) count: u64,
+}
+
+impl Core {
+    fn new(bounds: Arc<[f64]>) -> Self {
+        let n = bounds.len() + 1;
+        Core {
+            bounds,
+            count_and_hot: AtomicU64::new(0),
+            shards: [Shard::new(n), Shard::new(n)],
+            collecting: Mutex::new(()),
+        }
+    }
+
+    #[inline]
+    fn bucket_index(&self, v: f64) -> usize {
+        let b = &*self.bounds;
+        if b.len() <= 16 {
+            // A short linear scan beats binary search on small, cache-resident bound lists.
+            b.iter().position(|&u| v <= u).unwrap_or(b.len())
+        } else {
+            b.partition_point(|&u| u < v)
+        }
+    }
+
+    #[inline]
+    fn observe(&self, v: f64) {
+        // NaN lands in +Inf (no bound is >= NaN), as in Prometheus' clients.
+        let idx = self.bucket_index(v);
+        let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
+        let shard = &self.shards[(n >> 63) as usize];
+        shard.add_sum(v);
+        // The bucket increment comes last and publishes the sum: the collector treats an
+        // observation as finished once its bucket is counted.
+        shard.buckets[idx].fetch_add(1, Ordering::Release);
+    }
+
+    fn read(&self) -> Reading {
+        let _guard = self.collecting.lock().unwrap_or_else(|p| p.into_inner());
+        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let count = n & !HOT_BIT;
+        let cold = &self.shards[(n >> 63) as usize];
+        let hot = &self.shards[((n >> 63) ^ 1) as usize];
+        let mut spins = 0u32;
+        while cold.bucket_total() != count {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let counts: Vec<u64> = cold
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Acquire))
+            .collect();
+        let sum = f64::from_bits(cold.sum.load(Ordering::Acquire));
+        // Fold the cold shard into the hot one and clear it for the next flip.
+        hot.add_sum(sum);
+        cold.sum.store(0f64.to_bits(), Ordering::Relaxed);
+        for (h, (c, v)) in hot.buckets.iter().zip(cold.buckets.iter().zip(&counts)) {
+            h.fetch_add(*v, Ordering::Release);
+            c.store(0, Ordering::Relaxed);
+        }
+        Reading { counts, sum, count }
+    }
+}
+
+/// Observations of a value (latency, size) counted into explicit buckets, with sum and count.
+///
+/// Every collection sees sum, count and buckets from the same set of observations, even
+/// while other threads observe.
+#[derive(Clone, Default)]
+pub struct Histogram(Option<Arc<Core>>);
+
+static HISTOGRAM_NOOP: Histogram = Histogram(None);
+
+impl Histogram {
+    /// A live histogram with these buckets that belongs to no registry.
+    pub fn new(buckets: &Buckets) -> Self {
+        Histogram(Some(Arc::new(Core::new(buckets.shared()))))
+    }
+
+    /// A histogram that records nothing (and whose timers never read the clock).
+    pub const fn noop() -> Self {
+        Histogram(None)
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        if let Some(c) = &self.0 {
+            c.observe(v);
+        }
+    }
+
+    /// Records a duration in seconds.
+    #[inline]
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// Starts a timer that records the elapsed seconds when dropped or stopped.
+    #[inline]
+    pub fn start_timer(&self) -> Timer<'_> {
+        Timer {
+            histogram: self,
+            start: self.0.as_ref().map(|_| Instant::now()),
+        }
+    }
+
+    /// Runs `f` and records how long it took.
+    #[inline]
+    pub fn time<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _timer = self.start_timer();
+        f()
+    }
+
+    /// The finite bucket bounds (empty for a no-op histogram).
+    pub fn bounds(&self) -> &[f64] {
+        self.0.as_ref().map_or(&[], |c| &c.bounds)
+    }
+
+    /// `(count, sum)` observed so far.
+    pub fn count_and_sum(&self) -> (u64, f64) {
+        self.0.as_ref().map_or((0, 0.0), |c| {
+            let r = c.read();
+            (r.count, r.sum)
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn reading(&self) -> Option<Reading> {
+        self.0.as_ref().map(|c| c.read())
+    }
+}
+
+impl std::fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (count, sum) = self.count_and_sum();
+        f.debug_struct("Histogram")
+            .field("count", &count)
+            .field("sum", &sum)
+            .finish()
+    }
+}
+
+impl Sealed for Histogram {}
+impl Instrument for Histogram {
+    const KIND: MetricKind = MetricKind::Histogram;
+    fn noop_ref() -> &'static Self {
+        &HISTOGRAM_NOOP
+    }
+    fn is_noop(&self) -> bool {
+        self.0.is_none()
+    }
+    fn create(buckets: &Buckets) -> Self {
+        Histogram::new(buckets)
+    }
+    fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
+        let Some(core) = &self.0 else {
+            return Ok(());
+        };
+        let r = core.read();
+        f(PointValue::Histogram(HistogramValue {
+            bounds: &core.bounds,
+            counts: &r.counts,
+            sum: r.sum,
+            count: r.count,
+        }))
+    }
+}
+
+/// Measures one span of time into a [`Histogram`], in seconds.
+///
+/// Records when dropped; [`stop`](Self::stop) records and returns the duration,
+/// [`discard`](Self::discard) records nothing.
+#[must_use = "a timer records when it is dropped; bind it to a variable"]
+pub struct Timer<'a> {
+    histogram: &'a Histogram,
+    start: Option<Instant>,
+}
+
+impl Timer<'_> {
+    /// Records the elapsed time now and returns it (zero for a no-op histogram).
+    pub fn stop(mut self) -> Duration {
+        match self.start.take() {
+            Some(start) => {
+                let d = start.elapsed();
+                self.histogram.observe_duration(d);
+                d
+            }
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Stops without recording anything.
+    pub fn discard(mut self) {
+        self.start = None;
+    }
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        if let Some(start) = self.start.take() {
+            self.histogram.observe_duration(start.elapsed());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(bounds: &[f64]) -> Histogram {
+        Histogram::new(&Buckets::new(bounds.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn buckets_are_le_inclusive() {
+        let hist = h(&[1.0, 2.0]);
+        for v in [0.5, 1.0, 1.5, 2.0, 3.0, f64::NAN] {
+            hist.observe(v);
+        }
+        let r = hist.reading().unwrap();
+        assert_eq!(r.counts, vec![2, 2, 2]);
+        assert_eq!(r.count, 6);
+        assert!(r.sum.is_nan());
+    }
+
+    #[test]
+    fn repeated_reads_are_cumulative() {
+        let hist = h(&[1.0]);
+        hist.observe(0.5);
+        assert_eq!(hist.reading().unwrap().counts, vec![1, 0]);
+        hist.observe(5.0);
+        let r = hist.reading().unwrap();
+        assert_eq!(r.counts, vec![1, 1]);
+        assert_eq!(r.sum, 5.5);
+        let r = hist.reading().unwrap();
+        assert_eq!((r.count, r.sum), (2, 5.5));
+    }
+
+    #[test]
+    fn binary_search_path_matches_linear() {
+        let bounds: Vec<f64> = (1..=40).map(f64::from).collect();
+        let hist = h(&bounds);
+        for v in [0.0, 1.0, 1.5, 20.0, 40.0, 41.0] {
+            hist.observe(v);
+        }
+        let r = hist.reading().unwrap();
+        assert_eq!(r.counts[0], 2);
+        assert_eq!(r.counts[1], 1);
+        assert_eq!(r.counts[19], 1);
+        assert_eq!(r.counts[39], 1);
+        assert_eq!(r.counts[40], 1);
+    }
+
+    #[test]
+    fn timers_record_stop_and_discard() {
+        let hist = h(&[0.5, 60.0]);
+        let d = hist.start_timer().stop();
+        hist.start_timer().discard();
+        {
+            let _t = hist.start_timer();
+        }
+        let x = hist.time(|| 7);
+        assert_eq!(x, 7);
+        let (count, sum) = hist.count_and_sum();
+        assert_eq!(count, 3);
+        assert!(sum >= d.as_secs_f64());
+        assert_eq!(Histogram::noop().start_timer().stop(), Duration::ZERO);
+    }
+
+    #[test]
+    fn consistent_under_contention() {
+        let hist = h(&[1.0, 2.0, 3.0]);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..3)
+            .map(|t| {
+                let hist = hist.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50_000u64 {
+                        hist.observe(((i + t) % 4) as f64);
+                    }
+                })
+            })
+            .collect();
+        let reader = {
+            let hist = hist.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut last = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = hist.reading().unwrap();
+                    assert_eq!(r.counts.iter().sum::<u64>(), r.count);
+                    assert!(r.count >= last);
+                    last = r.count;
+                }
+            })
+        };
+        for w in writers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        reader.join().unwrap();
+        let r = hist.reading().unwrap();
+        assert_eq!(r.count, 150_000);
+        // Every writer observed 0,1,2,3 equally often (integers, exact in f64).
+        assert_eq!(r.sum, 150_000.0 * 1.5);
+    }
+}

@@ -1,0 +1,31 @@
+//! What every instrument shares: how a family creates children and how collection reads them.
+
+use std::io;
+
+use crate::visit::{MetricKind, PointValue};
+
+/// An instrument that can live in a [`Family`](crate::Family) and be read at collection.
+///
+/// Implemented by [`Counter`](crate::Counter), [`CounterF64`](crate::CounterF64),
+/// [`Gauge`](crate::Gauge), [`GaugeI64`](crate::GaugeI64),
+/// [`UpDownCounter`](crate::UpDownCounter) and [`Histogram`](crate::Histogram).
+/// It is sealed: the registry relies on its exact behaviour.
+pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
+    /// The family type this instrument reports as.
+    const KIND: MetricKind;
+    /// A handle that records nothing, shared by every no-op lookup.
+    fn noop_ref() -> &'static Self;
+    /// Whether this is a no-op handle.
+    fn is_noop(&self) -> bool;
+    /// Builds a live instrument (`buckets` matters to histograms only).
+    #[doc(hidden)]
+    fn create(buckets: &crate::Buckets) -> Self;
+    /// Reads the current value and hands it to `f`.
+    #[doc(hidden)]
+    fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;
+}
+
+pub(crate) mod sealed {
+    /// Only this crate's instruments implement [`Instrument`](super::Instrument).
+    pub trait Sealed {}
+}

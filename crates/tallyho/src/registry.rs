@@ -1,0 +1,728 @@
+//! The registry: where instruments are registered and from which every output collects.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use crate::family::{Family, MAX_CARDINALITY};
+use crate::instrument::Instrument;
+use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
+use crate::snapshot::{FamilySnapshot, Snapshot};
+use crate::visit::{FamilyInfo, Labels, MetricKind, Number, Point, PointValue, Source, Visitor};
+use crate::{name, Buckets, Counter, CounterF64, Error, Gauge, GaugeI64, Histogram, UpDownCounter};
+
+/// The default cardinality limit of a family (as in the OpenTelemetry SDK).
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+/// Name of the self-metric counting records that landed in overflow series.
+pub const OVERFLOW_METRIC: &str = "tallyho_cardinality_overflow";
+
+/// Numbers produced on demand at collection time, such as values read from another
+/// system. The registry applies its prefix and constant labels; families with invalid
+/// names are skipped.
+pub trait Collector: Send + Sync + 'static {
+    /// The families as they are now.
+    fn collect(&self) -> Vec<FamilySnapshot>;
+}
+
+impl<F: Fn() -> Vec<FamilySnapshot> + Send + Sync + 'static> Collector for F {
+    fn collect(&self) -> Vec<FamilySnapshot> {
+        self()
+    }
+}
+
+/// Holds metric families and hands out recording handles; cheap to clone (all clones and
+/// sub-registries share one set of families).
+///
+/// ```
+/// use tallyho::Registry;
+/// let registry = Registry::builder().prefix("app").constant_label("service", "api").build()?;
+/// let jobs = registry.counter("jobs", "Jobs processed.")?;
+/// jobs.inc();
+/// assert_eq!(registry.snapshot().value("app_jobs", &[("service", "api")]), Some(1.0));
+/// # Ok::<(), tallyho::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+    prefix: Arc<str>,
+    constant: ConstLabels,
+}
+
+struct Shared {
+    enabled: bool,
+    limit: usize,
+    state: RwLock<State>,
+}
+
+#[derive(Default)]
+struct State {
+    families: Vec<Arc<Entry>>,
+    by_name: HashMap<String, usize>,
+    collectors: Vec<(Arc<dyn Collector>, Arc<str>, ConstLabels)>,
+}
+
+/// One family name and everything registered under it.
+struct Entry {
+    name: String,
+    help: String,
+    unit: String,
+    kind: MetricKind,
+    signature: String,
+    members: Mutex<Vec<Member>>,
+}
+
+#[derive(Clone)]
+struct Member {
+    constant: ConstLabels,
+    handle: Option<Arc<dyn Any + Send + Sync>>,
+    read: Arc<dyn Readable>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("prefix", &self.prefix)
+            .field("enabled", &self.shared.enabled)
+            .field("families", &self.read_state().families.len())
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+/// Settings for a new [`Registry`].
+#[derive(Debug, Clone, Default)]
+pub struct RegistryBuilder {
+    prefix: String,
+    constant: Vec<(String, String)>,
+    limit: Option<usize>,
+    enabled: Option<bool>,
+}
+
+impl RegistryBuilder {
+    /// A namespace put before every name, joined with `_` (`app` + `jobs` = `app_jobs`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// A label added to every series (service, environment, host).
+    pub fn constant_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.constant.push((name.into(), value.into()));
+        self
+    }
+
+    /// The cardinality limit of families that do not set their own (default 2000).
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether instruments record. By default a registry is enabled unless the
+    /// environment sets `OTEL_SDK_DISABLED=true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    /// Validates the settings and builds the registry.
+    ///
+    /// # Errors
+    /// An invalid prefix or constant label name, a duplicate constant label, or a
+    /// cardinality limit of 0.
+    pub fn build(self) -> Result<Registry, Error> {
+        let limit = self.limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT);
+        check_limit(limit)?;
+        let enabled = self.enabled.unwrap_or_else(|| !sdk_disabled_by_env());
+        let prefix = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            name::metric_name(&self.prefix)?
+        };
+        let constant = constant_labels(&[], &self.constant, "<registry>")?;
+        Ok(Registry {
+            shared: Arc::new(Shared {
+                enabled,
+                limit,
+                state: RwLock::new(State::default()),
+            }),
+            prefix: prefix.into(),
+            constant,
+        })
+    }
+}
+
+fn sdk_disabled_by_env() -> bool {
+    std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn check_limit(limit: usize) -> Result<(), Error> {
+    if limit == 0 || limit > MAX_CARDINALITY {
+        return Err(Error::InvalidCardinalityLimit { limit });
+    }
+    Ok(())
+}
+
+fn constant_labels(
+    base: &[(Box<str>, Box<str>)],
+    extra: &[(String, String)],
+    metric: &str,
+) -> Result<ConstLabels, Error> {
+    let mut all: Vec<(Box<str>, Box<str>)> = base.to_vec();
+    for (n, v) in extra {
+        name::label_name(n)?;
+        if all.iter().any(|(m, _)| **m == **n) {
+            return Err(Error::DuplicateLabelName {
+                metric: metric.to_owned(),
+                name: n.clone(),
+            });
+        }
+        all.push((n.as_str().into(), v.as_str().into()));
+    }
+    Ok(all.into())
+}
+
+impl Registry {
+    /// An enabled registry (unless `OTEL_SDK_DISABLED=true`) with no prefix and no constant labels.
+    pub fn new() -> Self {
+        Registry::builder()
+            .build()
+            .expect("default registry settings are valid")
+    }
+
+    /// A registry whose instruments record nothing.
+    pub fn disabled() -> Self {
+        Registry::builder()
+            .enabled(false)
+            .build()
+            .expect("default registry settings are valid")
+    }
+
+    /// Settings for a registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// Whether this registry's instruments record.
+    pub fn is_enabled(&self) -> bool {
+        self.shared.enabled
+    }
+
+    /// A view that registers into the same families with a longer prefix and more constant
+    /// labels; everything it registers is collected with the parent.
+    ///
+    /// # Errors
+    /// An invalid prefix or label name, or a label name already constant here.
+    pub fn sub_registry(&self, prefix: &str, labels: &[(&str, &str)]) -> Result<Registry, Error> {
+        let prefix = match (self.prefix.is_empty(), prefix.is_empty()) {
+            (_, true) => self.prefix.to_string(),
+            (true, false) => name::metric_name(prefix)?,
+            (false, false) => name::metric_name(&format!("{}_{prefix}", self.prefix))?,
+        };
+        let extra: Vec<(String, String)> = labels
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        Ok(Registry {
+            shared: self.shared.clone(),
+            prefix: prefix.into(),
+            constant: constant_labels(&self.constant, &extra, "<sub-registry>")?,
+        })
+    }
+
+    /// Starts registering a metric with more settings (unit, buckets, labels, limit).
+    pub fn metric(&self, name: &str, help: &str) -> MetricBuilder<'_> {
+        MetricBuilder {
+            registry: self,
+            name: name.to_owned(),
+            help: help.to_owned(),
+            unit: String::new(),
+            limit: None,
+            buckets: None,
+        }
+    }
+
+    /// Registers (or returns the already registered) `u64` counter.
+    ///
+    /// # Errors
+    /// An invalid name, or the name registered with another type or labels.
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter, Error> {
+        self.metric(name, help).counter()
+    }
+
+    /// Registers an `f64` gauge.
+    ///
+    /// # Errors
+    /// As [`counter`](Self::counter).
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, Error> {
+        self.metric(name, help).gauge()
+    }
+
+    /// Registers a histogram with these buckets.
+    ///
+    /// # Errors
+    /// As [`counter`](Self::counter), or other buckets registered under the name.
+    pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
+        self.metric(name, help).buckets(buckets).histogram()
+    }
+
+    /// Registers a [`Collector`], called at every collection.
+    pub fn register_collector(&self, collector: impl Collector) {
+        if !self.shared.enabled {
+            return;
+        }
+        let mut state = self.write_state();
+        state.collectors.push((
+            Arc::new(collector),
+            self.prefix.clone(),
+            self.constant.clone(),
+        ));
+    }
+
+    /// Collects everything into an owned [`Snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::collect(self)
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.shared.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.shared.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn full_name(&self, name: &str, kind: MetricKind, unit: &str) -> Result<String, Error> {
+        let mut full = name::metric_name(name)?;
+        if !self.prefix.is_empty() {
+            full = format!("{}_{full}", self.prefix);
+        }
+        if kind == MetricKind::Counter {
+            if let Some(stripped) = full.strip_suffix("_total") {
+                if stripped.is_empty() {
+                    return Err(Error::InvalidMetricName {
+                        name: name.to_owned(),
+                        reason: "a counter needs a name before \"_total\"",
+                    });
+                }
+                full.truncate(stripped.len());
+            }
+        }
+        if !unit.is_empty() {
+            name::unit(unit)?;
+            let suffix = format!("_{unit}");
+            if !full.ends_with(&suffix) {
+                full.push_str(&suffix);
+            }
+        }
+        Ok(full)
+    }
+
+    /// Registers one member under `full`, or returns the handle already there.
+    fn register<H: Clone + Send + Sync + 'static>(
+        &self,
+        meta: Meta<'_>,
+        make: impl FnOnce() -> (Option<H>, Arc<dyn Readable>),
+    ) -> Result<Option<H>, Error> {
+        let mut state = self.write_state();
+        if let Some(&i) = state.by_name.get(meta.name) {
+            let entry = state.families[i].clone();
+            if entry.kind != meta.kind
+                || entry.signature != meta.signature
+                || entry.unit != meta.unit
+            {
+                return Err(Error::Conflict {
+                    name: meta.name.to_owned(),
+                    existing: describe(entry.kind, &entry.signature, &entry.unit),
+                    requested: describe(meta.kind, &meta.signature, meta.unit),
+                });
+            }
+            let mut members = entry.members.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(m) = members.iter().find(|m| m.constant == self.constant) {
+                return match m.handle.as_ref().and_then(|h| h.downcast_ref::<H>()) {
+                    Some(h) => Ok(Some(h.clone())),
+                    None => Err(Error::Conflict {
+                        name: meta.name.to_owned(),
+                        existing: "an observable instrument (callbacks are registered once)"
+                            .to_owned(),
+                        requested: describe(meta.kind, &meta.signature, meta.unit),
+                    }),
+                };
+            }
+            let (handle, read) = make();
+            members.push(Member {
+                constant: self.constant.clone(),
+                handle: handle
+                    .clone()
+                    .map(|h| Arc::new(h) as Arc<dyn Any + Send + Sync>),
+                read,
+            });
+            return Ok(handle);
+        }
+        let (handle, read) = make();
+        let entry = Entry {
+            name: meta.name.to_owned(),
+            help: meta.help.to_owned(),
+            unit: meta.unit.to_owned(),
+            kind: meta.kind,
+            signature: meta.signature,
+            members: Mutex::new(vec![Member {
+                constant: self.constant.clone(),
+                handle: handle
+                    .clone()
+                    .map(|h| Arc::new(h) as Arc<dyn Any + Send + Sync>),
+                read,
+            }]),
+        };
+        let i = state.families.len();
+        state.families.push(Arc::new(entry));
+        state.by_name.insert(meta.name.to_owned(), i);
+        Ok(handle)
+    }
+}
+
+struct Meta<'a> {
+    name: &'a str,
+    help: &'a str,
+    unit: &'a str,
+    kind: MetricKind,
+    signature: String,
+}
+
+fn describe(kind: MetricKind, signature: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        format!("{} {signature}", kind.as_str())
+    } else {
+        format!("{} {signature} in {unit}", kind.as_str())
+    }
+}
+
+/// The rest of a metric's settings; finish with the instrument type.
+///
+/// ```
+/// # let registry = tallyho::Registry::new();
+/// let latency = registry
+///     .metric("request_duration", "Time to answer a request.")
+///     .unit("seconds")
+///     .buckets(tallyho::Buckets::exponential(0.001, 2.0, 12)?)
+///     .histogram_family(&["route"])?;
+/// latency.with(&["/users/:id"]).observe(0.042);
+/// # Ok::<(), tallyho::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a metric is registered by calling counter(), gauge(), histogram() or a *_family method"]
+pub struct MetricBuilder<'r> {
+    registry: &'r Registry,
+    name: String,
+    help: String,
+    unit: String,
+    limit: Option<usize>,
+    buckets: Option<Buckets>,
+}
+
+impl MetricBuilder<'_> {
+    /// The unit (`seconds`, `bytes`, ...); appended to the name when it does not end with it.
+    pub fn unit(mut self, unit: &str) -> Self {
+        self.unit = unit.to_owned();
+        self
+    }
+
+    /// The cardinality limit of this family (default: the registry's).
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Histogram buckets (default: [`Buckets::default_seconds`]).
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = Some(buckets);
+        self
+    }
+
+    fn type_name<M>() -> &'static str {
+        let full = std::any::type_name::<M>();
+        full.rsplit("::").next().unwrap_or(full)
+    }
+
+    fn buckets_or_default(&self) -> Buckets {
+        self.buckets.clone().unwrap_or_default()
+    }
+
+    fn signature<M: Instrument>(&self, labels: &[&str]) -> String {
+        let mut s = format!("{} with labels {labels:?}", Self::type_name::<M>());
+        if M::KIND == MetricKind::Histogram {
+            s.push_str(&format!(
+                " and buckets {:?}",
+                self.buckets_or_default().bounds()
+            ));
+        }
+        s
+    }
+
+    /// An unlabelled instrument of any type.
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name registered with another type, labels, unit or
+    /// buckets.
+    pub fn instrument<M: Instrument + Clone>(self) -> Result<M, Error> {
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        let buckets = self.buckets_or_default();
+        let meta = Meta {
+            name: &full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature: self.signature::<M>(&[]),
+        };
+        if !self.registry.shared.enabled {
+            return Ok(M::noop_ref().clone());
+        }
+        let handle = self.registry.register(meta, || {
+            let m = M::create(&buckets);
+            let read = Arc::new(Single {
+                metric: m.clone(),
+                start: SystemTime::now(),
+            });
+            (Some(m), read)
+        })?;
+        Ok(handle.unwrap_or_else(|| M::noop_ref().clone()))
+    }
+
+    /// A labelled family of any instrument type.
+    ///
+    /// # Errors
+    /// As [`instrument`](Self::instrument), plus invalid, reserved, duplicate or constant
+    /// label names and a cardinality limit of 0.
+    pub fn family<M: Instrument>(self, labels: &[&str]) -> Result<Family<M>, Error> {
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        for (i, l) in labels.iter().enumerate() {
+            name::label_name(l)?;
+            if labels[..i].contains(l) || self.registry.constant.iter().any(|(c, _)| **c == **l) {
+                return Err(Error::DuplicateLabelName {
+                    metric: full,
+                    name: (*l).to_owned(),
+                });
+            }
+        }
+        let limit = self.limit.unwrap_or(self.registry.shared.limit);
+        check_limit(limit)?;
+        let buckets = self.buckets_or_default();
+        let meta = Meta {
+            name: &full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature: self.signature::<M>(labels),
+        };
+        if !self.registry.shared.enabled {
+            return Ok(Family::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let f = Family::<M>::new(&full, labels, buckets, limit);
+            (Some(f.clone()), Arc::new(f) as Arc<dyn Readable>)
+        })?;
+        Ok(handle.unwrap_or_else(Family::noop))
+    }
+
+    /// A `u64` counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn counter(self) -> Result<Counter, Error> {
+        self.instrument()
+    }
+
+    /// An `f64` counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn counter_f64(self) -> Result<CounterF64, Error> {
+        self.instrument()
+    }
+
+    /// An `f64` gauge.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn gauge(self) -> Result<Gauge, Error> {
+        self.instrument()
+    }
+
+    /// An `i64` gauge.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn gauge_i64(self) -> Result<GaugeI64, Error> {
+        self.instrument()
+    }
+
+    /// An `i64` up-down counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn up_down_counter(self) -> Result<UpDownCounter, Error> {
+        self.instrument()
+    }
+
+    /// A histogram (buckets from [`buckets`](Self::buckets), default seconds buckets).
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn histogram(self) -> Result<Histogram, Error> {
+        self.instrument()
+    }
+
+    /// A family of `u64` counters.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn counter_family(self, labels: &[&str]) -> Result<Family<Counter>, Error> {
+        self.family(labels)
+    }
+
+    /// A family of `f64` gauges.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn gauge_family(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        self.family(labels)
+    }
+
+    /// A family of histograms.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn histogram_family(self, labels: &[&str]) -> Result<Family<Histogram>, Error> {
+        self.family(labels)
+    }
+
+    fn observable(
+        self,
+        kind: MetricKind,
+        read: Box<dyn Fn() -> PointValue<'static> + Send + Sync>,
+    ) -> Result<(), Error> {
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        let meta = Meta {
+            name: &full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature: "observable with labels []".to_owned(),
+        };
+        if !self.registry.shared.enabled {
+            return Ok(());
+        }
+        self.registry.register::<()>(meta, || {
+            let read = Arc::new(Observed {
+                read,
+                start: SystemTime::now(),
+            });
+            (None, read)
+        })?;
+        Ok(())
+    }
+
+    /// A gauge whose value `f` returns at each collection (queue depth, free slots).
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name already registered.
+    pub fn observable_gauge(
+        self,
+        f: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.observable(
+            MetricKind::Gauge,
+            Box::new(move || PointValue::Gauge(Number::F64(f()))),
+        )
+    }
+
+    /// A counter whose total `f` returns at each collection (bytes read by a library).
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name already registered.
+    pub fn observable_counter(
+        self,
+        f: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.observable(MetricKind::Counter, Box::new(move || counter_value(f())))
+    }
+}
+
+impl Source for Registry {
+    fn visit(&self, v: &mut dyn Visitor) -> io::Result<()> {
+        let time = SystemTime::now();
+        let (families, collectors) = {
+            let state = self.read_state();
+            (state.families.clone(), state.collectors.clone())
+        };
+        let mut overflows: Vec<(&str, u64)> = Vec::new();
+        for entry in &families {
+            let members = entry
+                .members
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            v.family(&FamilyInfo {
+                name: &entry.name,
+                help: &entry.help,
+                unit: &entry.unit,
+                kind: entry.kind,
+            })?;
+            let mut overflowed = 0;
+            for m in &members {
+                m.read.points(&m.constant, time, v)?;
+                overflowed += m.read.overflow_records();
+            }
+            v.end_family()?;
+            if overflowed > 0 {
+                overflows.push((&entry.name, overflowed));
+            }
+        }
+        for (collector, prefix, constant) in &collectors {
+            let collected =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collector.collect()));
+            let Ok(collected) = collected else { continue };
+            for family in collected {
+                let joined;
+                let name = if prefix.is_empty() {
+                    &family.name
+                } else {
+                    joined = format!("{prefix}_{}", family.name);
+                    &joined
+                };
+                if name::metric_name(name).as_deref() != Ok(name.as_str()) {
+                    continue;
+                }
+                family.visit_named(name, v, time, constant)?;
+            }
+        }
+        if !overflows.is_empty() {
+            v.family(&FamilyInfo {
+                name: OVERFLOW_METRIC,
+                help: "Records that landed in an overflow series because their family reached its cardinality limit.",
+                unit: "",
+                kind: MetricKind::Counter,
+            })?;
+            for (name, n) in overflows {
+                let pair = [("metric".to_owned(), name.to_owned())];
+                v.point(&Point {
+                    labels: Labels::from_pairs(&pair).with_constant(&self.constant),
+                    value: counter_value(n),
+                    start: time,
+                    time,
+                })?;
+            }
+            v.end_family()?;
+        }
+        Ok(())
+    }
+}

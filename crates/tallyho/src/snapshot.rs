@@ -1,0 +1,286 @@
+//! Owned copies of collected metrics, for push exporters, collectors and tests.
+
+use std::io;
+use std::time::SystemTime;
+
+use crate::visit::{
+    FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
+};
+
+/// Everything a registry held at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// When it was collected.
+    pub time: SystemTime,
+    /// The families, in registration order.
+    pub families: Vec<FamilySnapshot>,
+}
+
+/// One family: metadata and series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilySnapshot {
+    /// Full Prometheus name; counters carry no `_total`.
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// Unit, empty when none.
+    pub unit: String,
+    /// Type.
+    pub kind: MetricKind,
+    /// The series.
+    pub series: Vec<Series>,
+}
+
+/// One series: its labels and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Label pairs in output order (constant labels first).
+    pub labels: Vec<(String, String)>,
+    /// When the series started counting.
+    pub start: SystemTime,
+    /// The value.
+    pub value: SeriesValue,
+}
+
+/// The value of a series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeriesValue {
+    /// A counter total.
+    Counter(Number),
+    /// A gauge or up-down counter value.
+    Gauge(Number),
+    /// A histogram.
+    Histogram(HistogramData),
+}
+
+/// An owned histogram state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramData {
+    /// Upper bounds of the finite buckets.
+    pub bounds: Vec<f64>,
+    /// Observations per bucket, not cumulative; the last is the `+Inf` bucket.
+    pub counts: Vec<u64>,
+    /// Sum of observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl HistogramData {
+    fn as_value(&self) -> HistogramValue<'_> {
+        HistogramValue {
+            bounds: &self.bounds,
+            counts: &self.counts,
+            sum: self.sum,
+            count: self.count,
+        }
+    }
+}
+
+impl SeriesValue {
+    /// The value as an f64 for counters and gauges; `None` for histograms.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            SeriesValue::Counter(n) | SeriesValue::Gauge(n) => Some(n.as_f64()),
+            SeriesValue::Histogram(_) => None,
+        }
+    }
+
+    /// The histogram, if this is one.
+    pub fn as_histogram(&self) -> Option<&HistogramData> {
+        match self {
+            SeriesValue::Histogram(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+impl Series {
+    /// The value of one label, if present.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FamilySnapshot {
+    /// An empty family, for [`Collector`](crate::Collector)s to fill.
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricKind) -> Self {
+        FamilySnapshot {
+            name: name.into(),
+            help: help.into(),
+            unit: String::new(),
+            kind,
+            series: Vec::new(),
+        }
+    }
+
+    /// Sets the unit (the name must end with `_{unit}`).
+    #[must_use]
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = unit.into();
+        self
+    }
+
+    /// Adds a counter or gauge point (by the family's kind) with the given labels.
+    #[must_use]
+    pub fn with_point(mut self, labels: &[(&str, &str)], value: impl Into<Number>) -> Self {
+        let value = value.into();
+        let value = match self.kind {
+            MetricKind::Counter => SeriesValue::Counter(value),
+            _ => SeriesValue::Gauge(value),
+        };
+        self.series.push(Series {
+            labels: labels
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            start: SystemTime::UNIX_EPOCH,
+            value,
+        });
+        self
+    }
+
+    /// The series whose labels include all of `labels`.
+    pub fn series_with(&self, labels: &[(&str, &str)]) -> Option<&Series> {
+        self.series
+            .iter()
+            .find(|s| labels.iter().all(|(n, v)| s.label(n) == Some(*v)))
+    }
+}
+
+impl From<u64> for Number {
+    fn from(v: u64) -> Self {
+        Number::U64(v)
+    }
+}
+impl From<i64> for Number {
+    fn from(v: i64) -> Self {
+        Number::I64(v)
+    }
+}
+impl From<f64> for Number {
+    fn from(v: f64) -> Self {
+        Number::F64(v)
+    }
+}
+
+impl Snapshot {
+    /// Collects any source into an owned snapshot.
+    pub fn collect(source: &dyn Source) -> Snapshot {
+        let mut builder = Builder::default();
+        // The builder never fails; a source only forwards visitor errors.
+        let _ = source.visit(&mut builder);
+        Snapshot {
+            time: builder.time.unwrap_or_else(SystemTime::now),
+            families: builder.families,
+        }
+    }
+
+    /// The family with this name (counters without `_total`).
+    pub fn family(&self, name: &str) -> Option<&FamilySnapshot> {
+        self.families.iter().find(|f| f.name == name)
+    }
+
+    /// The value of the series of `family` whose labels include `labels`, as f64.
+    pub fn value(&self, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.family(family)?.series_with(labels)?.value.as_f64()
+    }
+}
+
+impl Source for Snapshot {
+    fn visit(&self, visitor: &mut dyn Visitor) -> io::Result<()> {
+        for family in &self.families {
+            family.visit_at(visitor, self.time, &[])?;
+        }
+        Ok(())
+    }
+}
+
+impl FamilySnapshot {
+    /// Replays this family into a visitor, with `constant` labels before each series' own.
+    pub(crate) fn visit_at(
+        &self,
+        visitor: &mut dyn Visitor,
+        time: SystemTime,
+        constant: &[(Box<str>, Box<str>)],
+    ) -> io::Result<()> {
+        self.visit_named(&self.name, visitor, time, constant)
+    }
+
+    pub(crate) fn visit_named(
+        &self,
+        name: &str,
+        visitor: &mut dyn Visitor,
+        time: SystemTime,
+        constant: &[(Box<str>, Box<str>)],
+    ) -> io::Result<()> {
+        visitor.family(&FamilyInfo {
+            name,
+            help: &self.help,
+            unit: &self.unit,
+            kind: self.kind,
+        })?;
+        for series in &self.series {
+            let value = match &series.value {
+                SeriesValue::Counter(n) => PointValue::Counter(*n),
+                SeriesValue::Gauge(n) => PointValue::Gauge(*n),
+                SeriesValue::Histogram(h) => PointValue::Histogram(h.as_value()),
+            };
+            visitor.point(&Point {
+                labels: Labels::from_pairs(&series.labels).with_constant(constant),
+                value,
+                start: series.start,
+                time,
+            })?;
+        }
+        visitor.end_family()
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    time: Option<SystemTime>,
+    families: Vec<FamilySnapshot>,
+}
+
+impl Visitor for Builder {
+    fn family(&mut self, info: &FamilyInfo<'_>) -> io::Result<()> {
+        self.families.push(FamilySnapshot {
+            name: info.name.to_owned(),
+            help: info.help.to_owned(),
+            unit: info.unit.to_owned(),
+            kind: info.kind,
+            series: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn point(&mut self, point: &Point<'_>) -> io::Result<()> {
+        self.time.get_or_insert(point.time);
+        let value = match point.value {
+            PointValue::Counter(n) => SeriesValue::Counter(n),
+            PointValue::Gauge(n) => SeriesValue::Gauge(n),
+            PointValue::Histogram(h) => SeriesValue::Histogram(HistogramData {
+                bounds: h.bounds.to_vec(),
+                counts: h.counts.to_vec(),
+                sum: h.sum,
+                count: h.count,
+            }),
+        };
+        if let Some(family) = self.families.last_mut() {
+            family.series.push(Series {
+                labels: point
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+                start: point.start,
+                value,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! The one seam between stored metrics and every output format.
+//!
+//! Collection walks a [`Source`] (a [`Registry`](crate::Registry) or an owned
+//! [`Snapshot`](crate::Snapshot)) and calls a [`Visitor`] once per family and once per
+//! point. Each encoder is one `Visitor`; adding a format or an instrument is one impl.
+
+use std::io;
+use std::time::SystemTime;
+
+/// The type of a metric family as the output formats see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// Monotonic total; Prometheus `counter`, OTLP monotonic cumulative sum.
+    Counter,
+    /// A value that is set; Prometheus `gauge`, OTLP gauge.
+    Gauge,
+    /// A total that goes up and down; Prometheus `gauge`, OTLP non-monotonic sum.
+    UpDownCounter,
+    /// Observations in explicit buckets with sum and count.
+    Histogram,
+}
+
+impl MetricKind {
+    /// The lowercase word used in messages and in the JSON/CSV formats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::UpDownCounter => "updowncounter",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A number as recorded: integers stay integers so formats can print them exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An unsigned integer (u64 counters).
+    U64(u64),
+    /// A signed integer (i64 gauges, up-down counters).
+    I64(i64),
+    /// A float.
+    F64(f64),
+}
+
+impl Number {
+    /// The value as an `f64` (large integers round).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::U64(v) => v as f64,
+            Number::I64(v) => v as f64,
+            Number::F64(v) => v,
+        }
+    }
+}
+
+/// What one family is: name, help, unit and type.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyInfo<'a> {
+    /// The full Prometheus name (prefix applied). Counters carry no `_total` here:
+    /// formats add it to sample names.
+    pub name: &'a str,
+    /// Help text, unescaped.
+    pub help: &'a str,
+    /// Unit such as `seconds` or `bytes`; empty when none. The name ends with `_{unit}`.
+    pub unit: &'a str,
+    /// The type.
+    pub kind: MetricKind,
+}
+
+/// The labels of one point, in output order: constant labels, then the family's labels,
+/// then (for the overflow series) `otel_metric_overflow="true"`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Labels<'a> {
+    constant: &'a [(Box<str>, Box<str>)],
+    names: &'a [Box<str>],
+    values: &'a [Box<str>],
+    pairs: &'a [(String, String)],
+    extra: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Labels<'a> {
+    /// Labels from owned name/value pairs.
+    pub fn from_pairs(pairs: &'a [(String, String)]) -> Self {
+        Labels {
+            pairs,
+            ..Labels::default()
+        }
+    }
+
+    pub(crate) fn new(
+        constant: &'a [(Box<str>, Box<str>)],
+        names: &'a [Box<str>],
+        values: &'a [Box<str>],
+        extra: Option<(&'a str, &'a str)>,
+    ) -> Self {
+        Labels {
+            constant,
+            names,
+            values,
+            pairs: &[],
+            extra,
+        }
+    }
+
+    pub(crate) fn with_constant(self, constant: &'a [(Box<str>, Box<str>)]) -> Self {
+        Labels { constant, ..self }
+    }
+
+    /// Every `(name, value)` pair in output order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let constant = self.constant.iter().map(|(n, v)| (&**n, &**v));
+        let own = self
+            .names
+            .iter()
+            .zip(self.values)
+            .map(|(n, v)| (&**n, &**v));
+        let pairs = self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        constant.chain(own).chain(pairs).chain(self.extra)
+    }
+
+    /// Whether there are no labels at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many pairs there are.
+    pub fn len(&self) -> usize {
+        self.constant.len()
+            + self.names.len().min(self.values.len())
+            + self.pairs.len()
+            + usize::from(self.extra.is_some())
+    }
+
+    /// The value of one label, if present.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// A histogram's state at collection: per-bucket counts, sum and count, all consistent.
+#[derive(Debug, Clone, Copy)]
+pub struct HistogramValue<'a> {
+    /// Upper bounds of the finite buckets, strictly increasing.
+    pub bounds: &'a [f64],
+    /// Observations per bucket (not cumulative); one more than `bounds`, the last is `+Inf`.
+    pub counts: &'a [u64],
+    /// Sum of all observations.
+    pub sum: f64,
+    /// Number of observations; equals the sum of `counts`.
+    pub count: u64,
+}
+
+impl<'a> HistogramValue<'a> {
+    /// `(upper bound, cumulative count)` for every bucket, ending with `(+Inf, count)`.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + 'a {
+        let bounds = self
+            .bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY));
+        bounds.zip(self.counts.iter().scan(0u64, |acc, c| {
+            *acc += c;
+            Some(*acc)
+        }))
+    }
+}
+
+/// The value of one point.
+#[derive(Debug, Clone, Copy)]
+pub enum PointValue<'a> {
+    /// A counter total.
+    Counter(Number),
+    /// A gauge or up-down counter value.
+    Gauge(Number),
+    /// A histogram.
+    Histogram(HistogramValue<'a>),
+}
+
+/// One series' value at one collection.
+#[derive(Debug, Clone, Copy)]
+pub struct Point<'a> {
+    /// The labels.
+    pub labels: Labels<'a>,
+    /// The value.
+    pub value: PointValue<'a>,
+    /// When the series started counting (OpenMetrics `_created`, OTLP start time).
+    pub start: SystemTime,
+    /// When the value was collected.
+    pub time: SystemTime,
+}
+
+/// Receives families and their points; every encoder implements it.
+///
+/// Calls come in the order `family`, `point`*, `end_family`, for each family.
+pub trait Visitor {
+    /// A family begins.
+    ///
+    /// # Errors
+    /// An I/O error from the encoder's writer stops the collection.
+    fn family(&mut self, info: &FamilyInfo<'_>) -> io::Result<()>;
+
+    /// One point of the current family.
+    ///
+    /// # Errors
+    /// An I/O error from the encoder's writer stops the collection.
+    fn point(&mut self, point: &Point<'_>) -> io::Result<()>;
+
+    /// The current family ends.
+    ///
+    /// # Errors
+    /// An I/O error from the encoder's writer stops the collection.
+    fn end_family(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Anything that can be walked by a [`Visitor`]: a registry, a snapshot.
+pub trait Source {
+    /// Walks every family and point.
+    ///
+    /// # Errors
+    /// The first error the visitor returns.
+    fn visit(&self, visitor: &mut dyn Visitor) -> io::Result<()>;
+}
+
+impl<S: Source + ?Sized> Source for &S {
+    fn visit(&self, visitor: &mut dyn Visitor) -> io::Result<()> {
+        (**self).visit(visitor)
+    }
+}

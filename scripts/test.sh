@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh machine: installs the reference tools the
+# conformance tests use, then checks formatting, lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if ((${#need_apt[@]})); then
+    echo "installing ${need_apt[*]} (apt-get)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import prometheus_client' >/dev/null 2>&1; then
+    echo "installing prometheus_client (pip)"
+    "$PYTHON" -m pip install --quiet prometheus_client
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo test --workspace --all-features
