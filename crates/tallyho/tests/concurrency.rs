@@ -1,0 +1,135 @@
+//! Recording threads and a collecting thread at once: totals exact, counters monotonic,
+//! histograms consistent in every snapshot.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+use tallyho::{Buckets, Registry, SeriesValue, Snapshot};
+
+const THREADS: usize = 4;
+const OPS: u64 = 50_000;
+
+fn check_histograms(s: &Snapshot) {
+    for f in &s.families {
+        for series in &f.series {
+            if let SeriesValue::Histogram(h) = &series.value {
+                assert_eq!(
+                    h.counts.iter().sum::<u64>(),
+                    h.count,
+                    "{} buckets vs count",
+                    f.name
+                );
+                assert_eq!(h.counts.len(), h.bounds.len() + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn totals_exact_and_monotonic_while_collecting() {
+    let r = Registry::new();
+    let plain = r.counter("plain", "").unwrap();
+    let fam = r.metric("fam", "").counter_family(&["t", "k"]).unwrap();
+    let updown = r.metric("ud", "").up_down_counter().unwrap();
+    let hist = r
+        .histogram("h", "", Buckets::new([1.0, 10.0, 100.0]).unwrap())
+        .unwrap();
+    let hfam = r.metric("hf", "").histogram_family(&["k"]).unwrap();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(THREADS + 1));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (plain, fam, updown, hist, hfam, start) = (
+                plain.clone(),
+                fam.clone(),
+                updown.clone(),
+                hist.clone(),
+                hfam.clone(),
+                start.clone(),
+            );
+            std::thread::spawn(move || {
+                let own = t.to_string();
+                start.wait();
+                for i in 0..OPS {
+                    plain.inc();
+                    fam.with(&[&own, "shared"]).inc();
+                    fam.with(&["all", "shared"]).add(2);
+                    updown.add(if i % 2 == 0 { 3 } else { -1 });
+                    hist.observe((i % 200) as f64);
+                    hfam.with(&[if i % 2 == 0 { "even" } else { "odd" }])
+                        .observe(0.5);
+                }
+            })
+        })
+        .collect();
+
+    let collector = {
+        let (r, done, start) = (r.clone(), done.clone(), start.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            let mut last_plain = 0.0;
+            let mut last_all = 0.0;
+            let mut rounds = 0;
+            while !done.load(Ordering::Acquire) {
+                let s = r.snapshot();
+                check_histograms(&s);
+                let p = s.value("plain", &[]).unwrap();
+                assert!(
+                    p >= last_plain,
+                    "counter went backwards: {last_plain} -> {p}"
+                );
+                last_plain = p;
+                if let Some(a) = s.value("fam", &[("t", "all"), ("k", "shared")]) {
+                    assert!(a >= last_all);
+                    last_all = a;
+                }
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    let rounds = collector.join().unwrap();
+    assert!(rounds > 0);
+
+    let total = (THREADS as u64 * OPS) as f64;
+    let s = r.snapshot();
+    check_histograms(&s);
+    assert_eq!(s.value("plain", &[]), Some(total));
+    assert_eq!(
+        s.value("fam", &[("t", "all"), ("k", "shared")]),
+        Some(2.0 * total)
+    );
+    for t in 0..THREADS {
+        let own = t.to_string();
+        assert_eq!(
+            s.value("fam", &[("t", &own), ("k", "shared")]),
+            Some(OPS as f64)
+        );
+    }
+    assert_eq!(s.value("ud", &[]), Some(total));
+    let SeriesValue::Histogram(h) = &s.family("h").unwrap().series[0].value else {
+        panic!("h is not a histogram")
+    };
+    assert_eq!(h.count, THREADS as u64 * OPS);
+    // Each thread observed 0..200 cycling: sums are integers, exact in f64.
+    let per_cycle: f64 = (0..200).map(f64::from).sum();
+    assert_eq!(h.sum, per_cycle * (OPS / 200) as f64 * THREADS as f64);
+    // le=1: values 0 and 1; le=10: 2..=10; le=100: 11..=100; +Inf: 101..200.
+    let cycles = OPS / 200 * THREADS as u64;
+    assert_eq!(
+        h.counts,
+        vec![2 * cycles, 9 * cycles, 90 * cycles, 99 * cycles]
+    );
+    let hf = s.family("hf").unwrap();
+    let even: u64 = hf
+        .series_with(&[("k", "even")])
+        .and_then(|x| x.value.as_histogram())
+        .unwrap()
+        .count;
+    assert_eq!(even, THREADS as u64 * OPS / 2);
+}
