@@ -36,6 +36,7 @@ pub mod name;
 mod read;
 mod registry;
 mod snapshot;
+mod typed;
 mod visit;
 
 pub use buckets::{Buckets, MAX_BUCKETS};
@@ -50,6 +51,7 @@ pub use registry::{
     Collector, MetricBuilder, Registry, RegistryBuilder, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_METRIC,
 };
 pub use snapshot::{FamilySnapshot, HistogramData, Series, SeriesValue, Snapshot};
+pub use typed::{LabelSet, TypedFamily};
 pub use visit::{
     FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
 };

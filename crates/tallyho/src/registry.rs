@@ -10,6 +10,7 @@ use crate::family::{Family, MAX_CARDINALITY};
 use crate::instrument::Instrument;
 use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
 use crate::snapshot::{FamilySnapshot, Snapshot};
+use crate::typed::{LabelSet, TypedFamily};
 use crate::visit::{FamilyInfo, Labels, MetricKind, Number, Point, PointValue, Source, Visitor};
 use crate::{name, Buckets, Counter, CounterF64, Error, Gauge, GaugeI64, Histogram, UpDownCounter};
 
@@ -504,15 +505,7 @@ impl MetricBuilder<'_> {
     pub fn family<M: Instrument>(self, labels: &[&str]) -> Result<Family<M>, Error> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
-        for (i, l) in labels.iter().enumerate() {
-            name::label_name(l)?;
-            if labels[..i].contains(l) || self.registry.constant.iter().any(|(c, _)| **c == **l) {
-                return Err(Error::DuplicateLabelName {
-                    metric: full,
-                    name: (*l).to_owned(),
-                });
-            }
-        }
+        self.check_labels(&full, labels)?;
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
         let buckets = self.buckets_or_default();
@@ -531,6 +524,48 @@ impl MetricBuilder<'_> {
             (Some(f.clone()), Arc::new(f) as Arc<dyn Readable>)
         })?;
         Ok(handle.unwrap_or_else(Family::noop))
+    }
+
+    /// A family over a typed [`LabelSet`]: all `L::COUNT` series exist from the start and
+    /// a lookup is an array index.
+    ///
+    /// # Errors
+    /// As [`family`](Self::family).
+    pub fn typed_family<M: Instrument, L: LabelSet>(self) -> Result<TypedFamily<M, L>, Error> {
+        let names = L::names();
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        self.check_labels(&full, &names)?;
+        let buckets = self.buckets_or_default();
+        let meta = Meta {
+            name: &full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature: format!("typed {}", self.signature::<M>(&names)),
+        };
+        if !self.registry.shared.enabled {
+            return Ok(TypedFamily::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let f = TypedFamily::<M, L>::new(&buckets);
+            let read = f.readable().expect("a new typed family is live");
+            (Some(f), read)
+        })?;
+        Ok(handle.unwrap_or_else(TypedFamily::noop))
+    }
+
+    fn check_labels(&self, full: &str, labels: &[&str]) -> Result<(), Error> {
+        for (i, l) in labels.iter().enumerate() {
+            name::label_name(l)?;
+            if labels[..i].contains(l) || self.registry.constant.iter().any(|(c, _)| **c == **l) {
+                return Err(Error::DuplicateLabelName {
+                    metric: full.to_owned(),
+                    name: (*l).to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A `u64` counter.
