@@ -1,12 +1,19 @@
-//! Records a small simulated batch of jobs and prints what was collected.
+//! Records a small simulated batch of jobs and prints the metrics in a text format.
 //!
-//! Run: `cargo run -p tallyho --example quickstart`
+//! Run: `cargo run -p tallyho-encode --example quickstart [prometheus|openmetrics|json|csv]`
 
+use std::io::Write;
 use std::time::Duration;
 
-use tallyho::{Buckets, Registry, SeriesValue};
+use tallyho::{Buckets, Registry};
+use tallyho_encode::Format;
 
-fn main() -> Result<(), tallyho::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let format: Format = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("prometheus")
+        .parse()?;
     let registry = Registry::builder()
         .prefix("demo")
         .constant_label("service", "quickstart")
@@ -33,19 +40,8 @@ fn main() -> Result<(), tallyho::Error> {
         active.dec();
     }
 
-    for family in registry.snapshot().families {
-        for series in &family.series {
-            let labels: Vec<String> = series
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v:?}"))
-                .collect();
-            let value = match &series.value {
-                SeriesValue::Histogram(h) => format!("count={} sum={:.6}", h.count, h.sum),
-                other => format!("{}", other.as_f64().unwrap_or(f64::NAN)),
-            };
-            println!("{} {{{}}} {}", family.name, labels.join(", "), value);
-        }
-    }
+    let mut out = std::io::stdout().lock();
+    format.encode(&mut out, &registry)?;
+    out.flush()?;
     Ok(())
 }

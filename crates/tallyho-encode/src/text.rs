@@ -1,0 +1,119 @@
+//! What Prometheus text and OpenMetrics share: label sets and histogram buckets.
+
+use std::io;
+
+use tallyho::{HistogramValue, Labels};
+
+use crate::escape::write_label_value;
+use crate::number::write_u64;
+use crate::sink::{buckets, LeCache};
+
+/// Writes `a="x",b="y"` (no braces) and returns whether there was any label.
+fn write_pairs(out: &mut Vec<u8>, labels: &Labels<'_>) -> io::Result<bool> {
+    let mut any = false;
+    for (name, value) in labels.iter() {
+        if any {
+            out.push(b',');
+        }
+        any = true;
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        write_label_value(out, value)?;
+        out.push(b'"');
+    }
+    Ok(any)
+}
+
+/// Renders `a="x",b="y"` (no braces) into `out`, replacing what it held, for a point whose
+/// labels go on several lines: they are escaped once and copied after.
+pub(crate) fn render_labels(out: &mut Vec<u8>, labels: &Labels<'_>) -> io::Result<()> {
+    out.clear();
+    write_pairs(out, labels).map(drop)
+}
+
+/// Writes `{a="x",b="y"}` straight into `buf`, or nothing when there are no labels, for a
+/// point with a single line.
+pub(crate) fn write_label_set(buf: &mut Vec<u8>, labels: &Labels<'_>) -> io::Result<()> {
+    let open = buf.len();
+    buf.push(b'{');
+    if write_pairs(buf, labels)? {
+        buf.push(b'}');
+    } else {
+        buf.truncate(open);
+    }
+    Ok(())
+}
+
+/// Writes `{name}{suffix}{{labels}} `, leaving out the braces when there are no labels; the
+/// caller writes the value and the newline.
+pub(crate) fn sample(buf: &mut Vec<u8>, name: &[u8], suffix: &[u8], labels: &[u8]) {
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(suffix);
+    if !labels.is_empty() {
+        buf.push(b'{');
+        buf.extend_from_slice(labels);
+        buf.push(b'}');
+    }
+    buf.push(b' ');
+}
+
+/// Writes one `{name}_bucket{labels,le="…"} {cumulative}` line per bucket, `+Inf` last,
+/// with `le` as `bounds` spells it.
+pub(crate) fn write_buckets(
+    buf: &mut Vec<u8>,
+    name: &[u8],
+    labels: &[u8],
+    h: &HistogramValue<'_>,
+    bounds: &mut LeCache,
+) -> io::Result<()> {
+    bounds.refresh(h.bounds)?;
+    for ((_, count), le) in buckets(h).zip(bounds.spelled()) {
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(b"_bucket{");
+        buf.extend_from_slice(labels);
+        if !labels.is_empty() {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"le=\"");
+        buf.extend_from_slice(le);
+        buf.extend_from_slice(b"\"} ");
+        write_u64(buf, count)?;
+        buf.push(b'\n');
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::number::write_le;
+
+    fn lines(cache: &mut LeCache, bounds: &[f64], counts: &[u64]) -> String {
+        let h = HistogramValue {
+            bounds,
+            counts,
+            sum: 0.0,
+            count: counts.iter().sum(),
+        };
+        let mut buf = Vec::new();
+        write_buckets(&mut buf, b"h", b"a=\"b\"", &h, cache).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn cached_bounds_follow_changes() {
+        let mut cache = LeCache::new(write_le);
+        let first = "h_bucket{a=\"b\",le=\"1.0\"} 1\nh_bucket{a=\"b\",le=\"+Inf\"} 3\n";
+        assert_eq!(lines(&mut cache, &[1.0], &[1, 2]), first);
+        assert_eq!(lines(&mut cache, &[1.0], &[1, 2]), first);
+        assert_eq!(
+            lines(&mut cache, &[0.5, 1e6], &[1, 0, 1]),
+            "h_bucket{a=\"b\",le=\"0.5\"} 1\nh_bucket{a=\"b\",le=\"1e+06\"} 1\nh_bucket{a=\"b\",le=\"+Inf\"} 2\n"
+        );
+        assert_eq!(
+            lines(&mut cache, &[], &[4]),
+            "h_bucket{a=\"b\",le=\"+Inf\"} 4\n"
+        );
+        assert_eq!(lines(&mut cache, &[1.0], &[1, 2]), first);
+    }
+}

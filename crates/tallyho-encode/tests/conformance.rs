@@ -1,0 +1,356 @@
+//! The text formats checked by the reference implementations, not by our own reading of the
+//! specs: `promtool check metrics` (Prometheus) and the Python `prometheus_client` parsers for
+//! the Prometheus text format and OpenMetrics. `scripts/test.sh` installs both; a missing tool
+//! fails the test rather than skipping it.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tallyho::{Buckets, Registry, SeriesValue, Snapshot, OVERFLOW_LABEL};
+use tallyho_encode::{openmetrics, prometheus};
+
+const HOSTILE: &[&str] = &[
+    "quote\"d",
+    "back\\slash",
+    "new\nline",
+    "tab\there",
+    "emoji 🦀 ünïcødé",
+    "",
+    "\\n literal",
+    "all \" \\ \n \t",
+];
+
+/// A registry holding every instrument type, hostile label values, constant labels, an
+/// overflowed family and awkward numbers.
+fn registry() -> Registry {
+    let r = Registry::builder()
+        .prefix("conf")
+        .constant_label("service", "svc \"one\"")
+        .build()
+        .unwrap();
+    let c = r
+        .counter(
+            "events_total",
+            "Events seen.\nSecond line with \\ backslash.",
+        )
+        .unwrap();
+    c.add(12_345_678_901);
+    let cf = r
+        .metric("cpu", "CPU seconds.")
+        .unit("seconds")
+        .counter_f64()
+        .unwrap();
+    cf.add(1.0e-300);
+    cf.add(12.5);
+    r.metric("temperature", "Degrees.")
+        .gauge()
+        .unwrap()
+        .set(-273.15);
+    r.metric("huge", "Very large.")
+        .gauge()
+        .unwrap()
+        .set(1.0e300);
+    r.metric("tiny", "Very small.")
+        .gauge()
+        .unwrap()
+        .set(-1.5e-300);
+    r.metric("not_a_number", "NaN gauge.")
+        .gauge()
+        .unwrap()
+        .set(f64::NAN);
+    r.metric("plus_inf", "+Inf gauge.")
+        .gauge()
+        .unwrap()
+        .set(f64::INFINITY);
+    r.metric("minus_inf", "-Inf gauge.")
+        .gauge()
+        .unwrap()
+        .set(f64::NEG_INFINITY);
+    r.metric("slots", "Slots in use.")
+        .gauge_i64()
+        .unwrap()
+        .set(i64::MIN);
+    r.metric("in_flight", "Items in flight.")
+        .up_down_counter()
+        .unwrap()
+        .add(-3);
+    let h = r
+        .metric("latency", "Latency.")
+        .unit("seconds")
+        .buckets(Buckets::new([0.005, 0.1, 1.0, 2.5, 100.0]).unwrap())
+        .histogram()
+        .unwrap();
+    for v in [0.001, 0.05, 0.5, 0.5, 3.0, 1000.0] {
+        h.observe(v);
+    }
+    let f = r
+        .metric("requests", "Requests by label.")
+        .counter_family(&["path", "code"])
+        .unwrap();
+    let hf = r
+        .metric("sizes", "Sizes by label.")
+        .unit("bytes")
+        .buckets(Buckets::exponential(1.0, 10.0, 4).unwrap())
+        .histogram_family(&["kind"])
+        .unwrap();
+    for (i, v) in HOSTILE.iter().enumerate() {
+        f.with(&[v, "200"]).add(i as u64 + 1);
+        hf.with(&[v]).observe(i as f64 * 7.0);
+    }
+    let small = r
+        .metric("users", "Per-user counts.")
+        .cardinality_limit(2)
+        .counter_family(&["user"])
+        .unwrap();
+    for u in ["a", "b", "c", "d"] {
+        small.with(&[u]).inc();
+    }
+    r.metric("empty_family", "Registered, never used.")
+        .gauge_family(&["x"])
+        .unwrap();
+    r
+}
+
+fn promtool_check(text: &[u8]) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool not found: run scripts/test.sh, which installs Debian's prometheus package",
+        );
+    child.stdin.take().unwrap().write_all(text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed ({}):\n{}{}\n--- input ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(text)
+    );
+}
+
+const PARSE: &str = r#"
+import json, math, sys
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
+kind = sys.argv[1]
+text = sys.stdin.buffer.read().decode("utf-8")
+parse = om_families if kind == "openmetrics" else text_string_to_metric_families
+out = []
+for fam in parse(text):
+    for s in fam.samples:
+        v = s.value
+        v = "NaN" if math.isnan(v) else ("+Inf" if v == math.inf else ("-Inf" if v == -math.inf else v))
+        out.append({"family": fam.name, "type": fam.type, "unit": getattr(fam, "unit", ""),
+                    "name": s.name, "labels": s.labels, "value": v})
+print(json.dumps(out))
+"#;
+
+fn python_parse(kind: &str, text: &[u8]) -> Vec<Value> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(python)
+        .args(["-c", PARSE, kind])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 not found");
+    child.stdin.take().unwrap().write_all(text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client ({kind}) rejected the output (run scripts/test.sh to install it):\n{}\n--- input ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(text)
+    );
+    match serde_json::from_slice(&out.stdout).unwrap() {
+        Value::Array(v) => v,
+        other => panic!("unexpected parser output {other}"),
+    }
+}
+
+/// A sample key: name plus sorted labels, with `le` normalised through f64 so that `1` and
+/// `1.0` compare equal.
+type Key = (String, BTreeMap<String, String>);
+
+fn key(name: &str, labels: impl IntoIterator<Item = (String, String)>) -> Key {
+    let labels = labels
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "le" {
+                let f: f64 = v.replace("+Inf", "inf").parse().expect("le parses");
+                (k, format!("{f:?}"))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    (name.to_owned(), labels)
+}
+
+fn num(v: f64) -> Value {
+    if v.is_nan() {
+        Value::from("NaN")
+    } else if v == f64::INFINITY {
+        Value::from("+Inf")
+    } else if v == f64::NEG_INFINITY {
+        Value::from("-Inf")
+    } else {
+        Value::from(v)
+    }
+}
+
+/// What a correct parser must find, computed from the snapshot.
+fn expected(s: &Snapshot, openmetrics: bool) -> BTreeMap<Key, Value> {
+    let mut want = BTreeMap::new();
+    for f in &s.families {
+        for series in &f.series {
+            let labels = || series.labels.iter().cloned();
+            match &series.value {
+                SeriesValue::Counter(n) => {
+                    want.insert(key(&format!("{}_total", f.name), labels()), num(n.as_f64()));
+                }
+                SeriesValue::Gauge(n) => {
+                    want.insert(key(&f.name, labels()), num(n.as_f64()));
+                }
+                SeriesValue::Histogram(h) => {
+                    let mut cum = 0;
+                    for (i, c) in h.counts.iter().enumerate() {
+                        cum += c;
+                        let le = h.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                        let with_le = labels().chain([("le".to_owned(), format!("{le}"))]);
+                        want.insert(key(&format!("{}_bucket", f.name), with_le), num(cum as f64));
+                    }
+                    want.insert(
+                        key(&format!("{}_count", f.name), labels()),
+                        num(h.count as f64),
+                    );
+                    want.insert(key(&format!("{}_sum", f.name), labels()), num(h.sum));
+                }
+            }
+            if openmetrics && !matches!(series.value, SeriesValue::Gauge(_)) {
+                // `_created` values are checked for presence and plausibility, not equality.
+                want.insert(key(&format!("{}_created", f.name), labels()), Value::Null);
+            }
+        }
+    }
+    want
+}
+
+fn compare(kind: &str, parsed: Vec<Value>, want: BTreeMap<Key, Value>) {
+    let mut got = BTreeMap::new();
+    for sample in parsed {
+        let labels: Vec<(String, String)> = sample["labels"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let k = key(sample["name"].as_str().unwrap(), labels);
+        assert!(
+            got.insert(k.clone(), sample["value"].clone()).is_none(),
+            "{kind}: duplicate sample {k:?}"
+        );
+    }
+    let got_keys: Vec<_> = got.keys().collect();
+    let want_keys: Vec<_> = want.keys().collect();
+    assert_eq!(got_keys, want_keys, "{kind}: samples differ");
+    for (k, w) in &want {
+        let g = &got[k];
+        if w.is_null() {
+            let created = g.as_f64().expect("_created is a number");
+            assert!(
+                created > 1.6e9 && created < 4.0e9,
+                "{kind}: implausible {k:?} = {created}"
+            );
+        } else if let (Some(gf), Some(wf)) = (g.as_f64(), w.as_f64()) {
+            assert_eq!(
+                gf.to_bits(),
+                wf.to_bits(),
+                "{kind}: {k:?}: parsed {gf}, recorded {wf}"
+            );
+        } else {
+            assert_eq!(g, w, "{kind}: {k:?}");
+        }
+    }
+}
+
+#[test]
+fn prometheus_text_passes_promtool_and_python_parser() {
+    let r = registry();
+    let snapshot = r.snapshot();
+    let mut text = Vec::new();
+    prometheus::encode(&mut text, &snapshot).unwrap();
+    promtool_check(&text);
+    compare(
+        "prometheus",
+        python_parse("prometheus", &text),
+        expected(&snapshot, false),
+    );
+    // The registry itself encodes the same bytes as its snapshot (times aside, none in this format).
+    let mut direct = Vec::new();
+    prometheus::encode(&mut direct, &r).unwrap();
+    assert_eq!(
+        String::from_utf8(direct).unwrap(),
+        String::from_utf8(text).unwrap()
+    );
+}
+
+#[test]
+fn openmetrics_passes_python_parser_with_types_and_units() {
+    let r = registry();
+    let snapshot = r.snapshot();
+    let mut text = Vec::new();
+    openmetrics::encode(&mut text, &snapshot).unwrap();
+    let parsed = python_parse("openmetrics", &text);
+    for sample in &parsed {
+        let family = sample["family"].as_str().unwrap();
+        let f = snapshot
+            .family(family)
+            .unwrap_or_else(|| panic!("unknown family {family}"));
+        let want_type = match f.kind {
+            tallyho::MetricKind::Counter => "counter",
+            tallyho::MetricKind::Histogram => "histogram",
+            _ => "gauge",
+        };
+        assert_eq!(sample["type"], want_type, "{family}");
+        assert_eq!(sample["unit"], f.unit.as_str(), "{family}");
+    }
+    compare("openmetrics", parsed, expected(&snapshot, true));
+}
+
+#[test]
+fn hostile_labels_survive_both_formats() {
+    let snapshot = registry().snapshot();
+    for (kind, encode) in [
+        (
+            "prometheus",
+            prometheus::encode as fn(&mut dyn Write, &dyn tallyho::Source) -> std::io::Result<()>,
+        ),
+        ("openmetrics", openmetrics::encode),
+    ] {
+        let mut text = Vec::new();
+        encode(&mut text, &snapshot).unwrap();
+        let parsed = python_parse(kind, &text);
+        for v in HOSTILE {
+            assert!(
+                parsed
+                    .iter()
+                    .any(|s| s["name"] == "conf_requests_total" && s["labels"]["path"] == *v),
+                "{kind}: label value {v:?} lost"
+            );
+        }
+        assert!(parsed
+            .iter()
+            .any(|s| s["labels"][OVERFLOW_LABEL] == "true" && s["name"] == "conf_users_total"));
+        assert!(parsed
+            .iter()
+            .all(|s| s["labels"]["service"] == "svc \"one\""));
+    }
+}
