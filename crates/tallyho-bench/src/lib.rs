@@ -1,0 +1,1 @@
+//! Benchmarks for tallyho against peer crates.
