@@ -10,18 +10,18 @@ use crate::sink::{buckets, LeCache};
 
 /// Writes `a="x",b="y"` (no braces) and returns whether there was any label.
 fn write_pairs(out: &mut Vec<u8>, labels: &Labels<'_>) -> io::Result<bool> {
-    let mut any = false;
-    for (name, value) in labels.iter() {
-        if any {
+    let start = out.len();
+    labels.for_each(|name, value| {
+        if out.len() != start {
             out.push(b',');
         }
-        any = true;
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"=\"");
-        write_label_value(out, value)?;
+        // Writing into a Vec cannot fail.
+        let _ = write_label_value(out, value);
         out.push(b'"');
-    }
-    Ok(any)
+    });
+    Ok(out.len() != start)
 }
 
 /// Renders `a="x",b="y"` (no braces) into `out`, replacing what it held, for a point whose

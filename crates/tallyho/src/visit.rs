@@ -120,6 +120,24 @@ impl<'a> Labels<'a> {
         constant.chain(own).chain(pairs).chain(self.extra)
     }
 
+    /// Calls `f` with every `(name, value)` pair in output order; faster than
+    /// [`iter`](Self::iter) for encoders, which visit every label of every point.
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(&'a str, &'a str)) {
+        for (n, v) in self.constant {
+            f(n, v);
+        }
+        for (n, v) in self.names.iter().zip(self.values) {
+            f(n, v);
+        }
+        for (n, v) in self.pairs {
+            f(n, v);
+        }
+        if let Some((n, v)) = self.extra {
+            f(n, v);
+        }
+    }
+
     /// Whether there are no labels at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
