@@ -1,27 +1,27 @@
-//! A sum that stripes itself across cache lines once it sees contention.
+//! A sum that gives each thread its own cell once it is shared.
 //!
-//! Like Java's `LongAdder`: an uncontended adder is one 8-byte cell updated with a single
-//! compare-and-swap. The first time a CAS fails (another core wrote the line in between),
-//! the adder allocates a set of cache-padded stripes and from then on each thread adds to
-//! its own stripe, so two cores no longer pull one cache line back and forth. Readers sum
-//! the base and all stripes; that happens at collection time, off the hot path.
+//! An adder starts as one 8-byte cell updated by compare-and-swap. When a CAS fails (another
+//! core wrote the line in between), or from the start for an instrument created `striped`,
+//! it allocates cache-padded cells indexed by [`slot::current`]: a thread's cell has no other
+//! writer, so adding is a plain load and store, with no locked instruction and no cache line
+//! shared with another core. Threads without a slot keep using the base cell atomically.
+//! Readers sum the base and all cells; that happens at collection time, off the hot path.
 //!
-//! The cells hold raw `u64` bits and an [`Op`] says how to add: wrapping integer
-//! addition (u64 counters, i64 up-down counters) or `f64` addition.
+//! The cells hold raw `u64` bits and an [`Op`] says how to add: wrapping integer addition
+//! (u64 counters, i64 up-down counters) or `f64` addition.
 
-use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use crossbeam_utils::CachePadded;
+
+use crate::slot;
 
 /// How two cell values combine.
 pub(crate) trait Op: Send + Sync + 'static {
     /// `a + b` in this representation.
     fn add(a: u64, b: u64) -> u64;
-    /// Adds `v` to `cell` when the cell is known to be a stripe (no CAS needed to detect contention).
-    fn fetch_add(cell: &AtomicU64, v: u64);
 }
 
 /// Wrapping integer addition: u64 totals, and i64 totals stored as two's complement.
@@ -31,10 +31,6 @@ impl Op for IntOp {
     #[inline(always)]
     fn add(a: u64, b: u64) -> u64 {
         a.wrapping_add(b)
-    }
-    #[inline(always)]
-    fn fetch_add(cell: &AtomicU64, v: u64) {
-        cell.fetch_add(v, Relaxed);
     }
 }
 
@@ -46,36 +42,45 @@ impl Op for FloatOp {
     fn add(a: u64, b: u64) -> u64 {
         (f64::from_bits(a) + f64::from_bits(b)).to_bits()
     }
-    #[inline(always)]
-    fn fetch_add(cell: &AtomicU64, v: u64) {
-        let _ = cell.fetch_update(Relaxed, Relaxed, |cur| Some(Self::add(cur, v)));
-    }
 }
 
-type Stripes = Box<[CachePadded<AtomicU64>]>;
+type Cells = Box<[CachePadded<AtomicU64>]>;
 
 /// A contention-adaptive sum (see the module docs).
 pub(crate) struct Adder<O: Op> {
     base: AtomicU64,
-    stripes: OnceLock<Stripes>,
+    cells: OnceLock<Cells>,
     _op: PhantomData<O>,
 }
 
 impl<O: Op> Adder<O> {
-    /// A sum starting at the bit pattern `zero` (0 for both ops: `0.0f64.to_bits() == 0`).
+    /// A sum at 0 (the bit pattern 0 is also `0.0f64`) that stripes on first contention.
     pub(crate) fn new() -> Self {
         Adder {
             base: AtomicU64::new(0),
-            stripes: OnceLock::new(),
+            cells: OnceLock::new(),
             _op: PhantomData,
         }
     }
 
-    /// Adds `v` (bits in this adder's representation). Never blocks, never allocates
-    /// except once, on the first contention this adder ever sees.
+    /// A sum at 0 with per-thread cells from the start: the fastest adds, for an
+    /// instrument that is not one of many series.
+    pub(crate) fn striped() -> Self {
+        let a = Self::new();
+        a.inflate();
+        a
+    }
+
+    /// Adds `v` (bits in this adder's representation). Never blocks; allocates only once,
+    /// the first time this adder sees contention.
     #[inline(always)]
     pub(crate) fn add(&self, v: u64) {
-        match self.stripes.get() {
+        match self.cells.get() {
+            Some(cells) => match cells.get(slot::current()) {
+                // Single writer: this thread owns the slot (see `slot`).
+                Some(cell) => cell.store(O::add(cell.load(Relaxed), v), Relaxed),
+                None => self.add_shared(v),
+            },
             None => {
                 let cur = self.base.load(Relaxed);
                 if self
@@ -83,44 +88,36 @@ impl<O: Op> Adder<O> {
                     .compare_exchange(cur, O::add(cur, v), Relaxed, Relaxed)
                     .is_err()
                 {
-                    self.contended(v);
+                    self.inflate();
+                    self.add(v);
                 }
             }
-            Some(stripes) => Self::add_striped(stripes, v),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn contended(&self, v: u64) {
-        let stripes = self.stripes.get_or_init(|| {
-            (0..stripe_count())
+    fn add_shared(&self, v: u64) {
+        let _ = self
+            .base
+            .fetch_update(Relaxed, Relaxed, |cur| Some(O::add(cur, v)));
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn inflate(&self) {
+        self.cells.get_or_init(|| {
+            (0..slot::stripes())
                 .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect()
         });
-        Self::add_striped(stripes, v);
-    }
-
-    #[inline(always)]
-    fn add_striped(stripes: &Stripes, v: u64) {
-        let slot = thread_slot();
-        let cell = &stripes[slot & (stripes.len() - 1)];
-        let cur = cell.load(Relaxed);
-        if cell
-            .compare_exchange(cur, O::add(cur, v), Relaxed, Relaxed)
-            .is_err()
-        {
-            // Another thread shares this stripe: move this thread elsewhere for next time.
-            rehash_thread_slot();
-            O::fetch_add(cell, v);
-        }
     }
 
     /// The current sum (bits). Concurrent adds may or may not be included, each one whole.
     pub(crate) fn sum(&self) -> u64 {
         let mut total = self.base.load(Relaxed);
-        if let Some(stripes) = self.stripes.get() {
-            for cell in stripes.iter() {
+        if let Some(cells) = self.cells.get() {
+            for cell in cells.iter() {
                 total = O::add(total, cell.load(Relaxed));
             }
         }
@@ -128,58 +125,13 @@ impl<O: Op> Adder<O> {
     }
 }
 
-/// Stripes per contended adder: a power of two, at least twice the cores (up to 64), so
-/// that threads rarely share one.
-fn stripe_count() -> usize {
-    static COUNT: OnceLock<usize> = OnceLock::new();
-    *COUNT.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        (cores * 2).next_power_of_two().clamp(4, 64)
-    })
-}
-
-thread_local! {
-    static SLOT: Cell<usize> = const { Cell::new(0) };
-}
-
-/// This thread's stripe index: handed out round-robin the first time a thread adds to a
-/// striped cell, moved by [`rehash_thread_slot`] when it collides with another thread.
-#[inline(always)]
-fn thread_slot() -> usize {
-    SLOT.with(|s| {
-        let v = s.get();
-        if v != 0 {
-            v
-        } else {
-            static NEXT: AtomicUsize = AtomicUsize::new(1);
-            let v = NEXT.fetch_add(1, Relaxed) | (1 << (usize::BITS - 1));
-            s.set(v);
-            v
-        }
-    })
-}
-
-#[cold]
-fn rehash_thread_slot() {
-    SLOT.with(|s| {
-        // xorshift keeps the marker bit set and moves the low bits.
-        let mut v = s.get();
-        v ^= v << 13;
-        v ^= v >> 7;
-        v ^= v << 17;
-        s.set(v | (1 << (usize::BITS - 1)));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[test]
-    fn sums_exactly_under_contention() {
-        let adder = Arc::new(Adder::<IntOp>::new());
-        let threads: Vec<_> = (0..4)
+    fn hammer(adder: Arc<Adder<IntOp>>, threads: usize) {
+        let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let a = adder.clone();
                 std::thread::spawn(move || {
@@ -189,10 +141,42 @@ mod tests {
                 })
             })
             .collect();
-        for t in threads {
+        for t in handles {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn sums_exactly_under_contention() {
+        let adder = Arc::new(Adder::<IntOp>::new());
+        hammer(adder.clone(), 4);
         assert_eq!(adder.sum(), 400_000);
+        let striped = Arc::new(Adder::<IntOp>::striped());
+        hammer(striped.clone(), 4);
+        // Threads that exited handed their slots to the next ones: nothing lost.
+        hammer(striped.clone(), 4);
+        assert_eq!(striped.sum(), 800_000);
+    }
+
+    #[test]
+    fn more_threads_than_slots_still_exact() {
+        let adder = Arc::new(Adder::<IntOp>::striped());
+        let barrier = Arc::new(std::sync::Barrier::new(70));
+        let handles: Vec<_> = (0..70)
+            .map(|_| {
+                let (a, b) = (adder.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    b.wait();
+                    for _ in 0..1000 {
+                        a.add(1);
+                    }
+                })
+            })
+            .collect();
+        for t in handles {
+            t.join().unwrap();
+        }
+        assert_eq!(adder.sum(), 70_000);
     }
 
     #[test]
@@ -209,7 +193,8 @@ mod tests {
         a.add(1.5f64.to_bits());
         a.add(2.25f64.to_bits());
         assert_eq!(f64::from_bits(a.sum()), 3.75);
-        a.contended(0.25f64.to_bits());
+        a.inflate();
+        a.add(0.25f64.to_bits());
         assert_eq!(f64::from_bits(a.sum()), 4.0);
     }
 }

@@ -8,6 +8,15 @@ use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
 use crate::{Buckets, Error};
 
+/// A standalone instrument stripes from the start; a family's series stripe on contention.
+pub(crate) fn adder<O: crate::adder::Op>(striped: bool) -> Adder<O> {
+    if striped {
+        Adder::striped()
+    } else {
+        Adder::new()
+    }
+}
+
 /// A total that only goes up, such as jobs processed or bytes sent.
 ///
 /// Cloning is cheap and every clone records into the same total. Increments never lock,
@@ -18,9 +27,9 @@ pub struct Counter(Option<Arc<Adder<IntOp>>>);
 static COUNTER_NOOP: Counter = Counter(None);
 
 impl Counter {
-    /// A live counter that belongs to no registry (useful in tests).
+    /// A live counter that belongs to no registry, with per-thread cells.
     pub fn new() -> Self {
-        Counter(Some(Arc::new(Adder::new())))
+        Counter(Some(Arc::new(Adder::striped())))
     }
 
     /// A counter that records nothing; costs one branch per call.
@@ -63,8 +72,8 @@ impl Instrument for Counter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
-        Counter::new()
+    fn create(_: &Buckets, striped: bool) -> Self {
+        Counter(Some(Arc::new(adder(striped))))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Counter(Number::U64(self.get())))
@@ -86,7 +95,7 @@ impl CounterF64 {
     /// A live counter that belongs to no registry.
     pub fn new() -> Self {
         CounterF64 {
-            inner: Some(Arc::new(Adder::new())),
+            inner: Some(Arc::new(Adder::striped())),
         }
     }
 
@@ -143,8 +152,10 @@ impl Instrument for CounterF64 {
     fn is_noop(&self) -> bool {
         self.inner.is_none()
     }
-    fn create(_: &Buckets) -> Self {
-        CounterF64::new()
+    fn create(_: &Buckets, striped: bool) -> Self {
+        CounterF64 {
+            inner: Some(Arc::new(adder(striped))),
+        }
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Counter(Number::F64(self.get())))

@@ -302,7 +302,7 @@ impl<M: Instrument> Core<M> {
                 values: values.iter().map(|&v| v.into()).collect(),
                 start: SystemTime::now(),
                 hash,
-                metric: M::create(&self.buckets),
+                metric: M::create(&self.buckets, false),
             },
         );
         Index::put(self.index.current(), hash, idx);
@@ -318,7 +318,7 @@ impl<M: Instrument> Core<M> {
                 values: Box::new([]),
                 start: SystemTime::now(),
                 hash: 0,
-                metric: M::create(&self.buckets),
+                metric: M::create(&self.buckets, false),
             })
             .metric
     }

@@ -90,7 +90,7 @@ impl Instrument for Gauge {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Buckets, _striped: bool) -> Self {
         Gauge::new()
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
@@ -170,7 +170,7 @@ impl Instrument for GaugeI64 {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Buckets, _striped: bool) -> Self {
         GaugeI64::new()
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
@@ -190,7 +190,7 @@ static UP_DOWN_NOOP: UpDownCounter = UpDownCounter(None);
 impl UpDownCounter {
     /// A live up-down counter at 0 that belongs to no registry.
     pub fn new() -> Self {
-        UpDownCounter(Some(Arc::new(Adder::new())))
+        UpDownCounter(Some(Arc::new(Adder::striped())))
     }
 
     /// An up-down counter that records nothing.
@@ -239,8 +239,8 @@ impl Instrument for UpDownCounter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
-        UpDownCounter::new()
+    fn create(_: &Buckets, striped: bool) -> Self {
+        UpDownCounter(Some(Arc::new(crate::counter::adder(striped))))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Gauge(Number::I64(self.get())))

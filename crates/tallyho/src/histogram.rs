@@ -1,21 +1,32 @@
-//! Histograms with a hot/cold shard pair, so collection reads a consistent view while
-//! writers never wait.
+//! Histograms whose every reading is consistent while writers never wait.
 //!
-//! Writers bump one shared word (`count_and_hot`: the observation count, with the top bit
-//! naming the hot shard), then add to the hot shard's sum and finally its bucket. The
-//! collector flips the hot bit, waits until the now-cold shard's buckets add up to the
-//! count it saw (every writer that started before the flip has finished), reads it, and
-//! folds it into the new hot shard. Writers never block; the collector waits only for
-//! writers already mid-observation. The design follows Prometheus' Go client.
+//! Two write paths feed one reading:
+//!
+//! - **Per-thread shards** (a standalone histogram from the start, a family's series after
+//!   its first contention): a thread with an exclusive [`slot`] writes its own shard, with
+//!   plain loads and stores bracketed by a sequence number (a single-writer seqlock). No
+//!   locked instruction, no shared cache line. The collector copies a shard and retries if
+//!   the sequence moved or was odd, so each shard is read whole.
+//! - **Shared hot/cold pair** (everything else): writers bump one shared word
+//!   (`count_and_hot`: the observation count, with the top bit naming the hot shard), then
+//!   add to the hot shard's sum and finally its bucket. The collector flips the hot bit,
+//!   waits until the now-cold shard's buckets add up to the count it saw (every writer that
+//!   started before the flip has finished), reads it, and folds it into the new hot shard.
+//!   The design follows Prometheus' Go client.
+//!
+//! Every observation lands in exactly one place and each place is read whole, so sum, count
+//! and buckets always describe the same observations.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
 
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{HistogramValue, MetricKind, PointValue};
-use crate::Buckets;
+use crate::{slot, Buckets};
 
 const HOT_BIT: u64 = 1 << 63;
 
@@ -32,16 +43,21 @@ impl Shard {
         }
     }
 
-    fn add_sum(&self, v: f64) {
+    /// Adds `v` to the sum; says whether the first attempt succeeded (no contention).
+    fn add_sum(&self, v: f64) -> bool {
         let mut cur = self.sum.load(Ordering::Relaxed);
+        let mut first = true;
         loop {
             let new = (f64::from_bits(cur) + v).to_bits();
             match self
                 .sum
-                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(cur, new, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return,
-                Err(seen) => cur = seen,
+                Ok(_) => return first,
+                Err(seen) => {
+                    cur = seen;
+                    first = false;
+                }
             }
         }
     }
@@ -54,10 +70,75 @@ impl Shard {
     }
 }
 
+/// One thread's shard: `seq` is odd while its owner writes.
+struct Local {
+    seq: AtomicU64,
+    sum: AtomicU64,
+    /// One count per bucket, then 8 unused words so that no other shard's counts share
+    /// the last cache line.
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Local {
+    fn new(n: usize) -> Self {
+        Local {
+            seq: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+            buckets: (0..n + 8).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Only the thread owning this shard's slot calls this.
+    #[inline(always)]
+    fn observe(&self, idx: usize, v: f64) {
+        let s = self.seq.load(Ordering::Relaxed);
+        self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        if let Some(b) = self.buckets.get(idx) {
+            b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed)) + v;
+        self.sum.store(sum.to_bits(), Ordering::Relaxed);
+        self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Adds this shard, read whole, to `counts` and `sum`.
+    fn read_into(&self, counts: &mut [u64], sum: &mut f64, scratch: &mut Vec<u64>) {
+        let mut spins = 0u32;
+        loop {
+            let s1 = self.seq.load(Ordering::Acquire);
+            if s1 % 2 == 0 {
+                scratch.clear();
+                scratch.extend(
+                    self.buckets[..counts.len()]
+                        .iter()
+                        .map(|b| b.load(Ordering::Relaxed)),
+                );
+                let s = f64::from_bits(self.sum.load(Ordering::Relaxed));
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == s1 {
+                    for (c, v) in counts.iter_mut().zip(scratch.iter()) {
+                        *c += v;
+                    }
+                    *sum += s;
+                    return;
+                }
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
 pub(crate) struct Core {
     bounds: Arc<[f64]>,
     count_and_hot: AtomicU64,
     shards: [Shard; 2],
+    local: OnceLock<Box<[CachePadded<Local>]>>,
     collecting: Mutex<()>,
 }
 
@@ -69,14 +150,30 @@ pub(crate) struct Reading {
 }
 
 impl Core {
-    fn new(bounds: Arc<[f64]>) -> Self {
+    fn new(bounds: Arc<[f64]>, striped: bool) -> Self {
         let n = bounds.len() + 1;
-        Core {
+        let core = Core {
             bounds,
             count_and_hot: AtomicU64::new(0),
             shards: [Shard::new(n), Shard::new(n)],
+            local: OnceLock::new(),
             collecting: Mutex::new(()),
+        };
+        if striped {
+            core.inflate();
         }
+        core
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn inflate(&self) {
+        let n = self.bounds.len() + 1;
+        self.local.get_or_init(|| {
+            (0..slot::stripes())
+                .map(|_| CachePadded::new(Local::new(n)))
+                .collect()
+        });
     }
 
     #[inline]
@@ -94,9 +191,22 @@ impl Core {
     fn observe(&self, v: f64) {
         // NaN lands in +Inf (no bound is >= NaN), as in Prometheus' clients.
         let idx = self.bucket_index(v);
+        if let Some(local) = self.local.get() {
+            if let Some(shard) = local.get(slot::current()) {
+                shard.observe(idx, v);
+                return;
+            }
+        }
+        self.observe_shared(idx, v);
+    }
+
+    fn observe_shared(&self, idx: usize, v: f64) {
         let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
         let shard = &self.shards[(n >> 63) as usize];
-        shard.add_sum(v);
+        if !shard.add_sum(v) && self.local.get().is_none() {
+            // Another core wrote this line meanwhile: give threads their own shards.
+            self.inflate();
+        }
         // The bucket increment comes last and publishes the sum: the collector treats an
         // observation as finished once its bucket is counted.
         shard.buckets[idx].fetch_add(1, Ordering::Release);
@@ -105,11 +215,11 @@ impl Core {
     fn read(&self) -> Reading {
         let _guard = self.collecting.lock().unwrap_or_else(|p| p.into_inner());
         let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
-        let count = n & !HOT_BIT;
+        let shared_count = n & !HOT_BIT;
         let cold = &self.shards[(n >> 63) as usize];
         let hot = &self.shards[((n >> 63) ^ 1) as usize];
         let mut spins = 0u32;
-        while cold.bucket_total() != count {
+        while cold.bucket_total() != shared_count {
             spins += 1;
             if spins < 64 {
                 std::hint::spin_loop();
@@ -124,12 +234,21 @@ impl Core {
             .collect();
         let sum = f64::from_bits(cold.sum.load(Ordering::Acquire));
         // Fold the cold shard into the hot one and clear it for the next flip.
-        hot.add_sum(sum);
+        let _ = hot.add_sum(sum);
         cold.sum.store(0f64.to_bits(), Ordering::Relaxed);
         for (h, (c, v)) in hot.buckets.iter().zip(cold.buckets.iter().zip(&counts)) {
             h.fetch_add(*v, Ordering::Release);
             c.store(0, Ordering::Relaxed);
         }
+        let (mut counts, mut sum) = (counts, sum);
+        if let Some(local) = self.local.get() {
+            let mut scratch = Vec::with_capacity(counts.len());
+            for shard in local.iter() {
+                shard.read_into(&mut counts, &mut sum, &mut scratch);
+            }
+        }
+        // The shared part's buckets summed to its count; each shard adds its own whole.
+        let count = counts.iter().fold(0u64, |a, c| a.wrapping_add(*c));
         Reading { counts, sum, count }
     }
 }
@@ -144,9 +263,10 @@ pub struct Histogram(Option<Arc<Core>>);
 static HISTOGRAM_NOOP: Histogram = Histogram(None);
 
 impl Histogram {
-    /// A live histogram with these buckets that belongs to no registry.
+    /// A live histogram with these buckets that belongs to no registry, with per-thread
+    /// shards.
     pub fn new(buckets: &Buckets) -> Self {
-        Histogram(Some(Arc::new(Core::new(buckets.shared()))))
+        Histogram(Some(Arc::new(Core::new(buckets.shared(), true))))
     }
 
     /// A histogram that records nothing (and whose timers never read the clock).
@@ -222,8 +342,8 @@ impl Instrument for Histogram {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(buckets: &Buckets) -> Self {
-        Histogram::new(buckets)
+    fn create(buckets: &Buckets, striped: bool) -> Self {
+        Histogram(Some(Arc::new(Core::new(buckets.shared(), striped))))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         let Some(core) = &self.0 else {

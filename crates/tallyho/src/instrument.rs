@@ -17,9 +17,11 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     fn noop_ref() -> &'static Self;
     /// Whether this is a no-op handle.
     fn is_noop(&self) -> bool;
-    /// Builds a live instrument (`buckets` matters to histograms only).
+    /// Builds a live instrument (`buckets` matters to histograms only). `striped` gives it
+    /// per-thread cells from the start (fastest, more memory); otherwise it stripes on first
+    /// contention, which suits the many series of a family.
     #[doc(hidden)]
-    fn create(buckets: &crate::Buckets) -> Self;
+    fn create(buckets: &crate::Buckets, striped: bool) -> Self;
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;

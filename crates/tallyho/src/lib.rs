@@ -35,6 +35,7 @@ mod instrument;
 pub mod name;
 mod read;
 mod registry;
+mod slot;
 mod snapshot;
 mod typed;
 mod visit;

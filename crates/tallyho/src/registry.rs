@@ -487,7 +487,7 @@ impl MetricBuilder<'_> {
             return Ok(M::noop_ref().clone());
         }
         let handle = self.registry.register(meta, || {
-            let m = M::create(&buckets);
+            let m = M::create(&buckets, true);
             let read = Arc::new(Single {
                 metric: m.clone(),
                 start: SystemTime::now(),

@@ -104,6 +104,10 @@ macro_rules! label_enum {
     };
 }
 
+/// Typed families up to this many series give every series per-thread cells up front (the
+/// fastest adds); larger ones stripe each series on its first contention.
+const STRIPED_TYPED_MAX: usize = 64;
+
 struct Typed<M> {
     names: Box<[Box<str>]>,
     values: Box<[Box<[Box<str>]>]>,
@@ -144,7 +148,9 @@ impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
                 values: (0..L::COUNT)
                     .map(|i| L::values(i).into_iter().map(Into::into).collect())
                     .collect(),
-                children: (0..L::COUNT).map(|_| M::create(buckets)).collect(),
+                children: (0..L::COUNT)
+                    .map(|_| M::create(buckets, L::COUNT <= STRIPED_TYPED_MAX))
+                    .collect(),
                 start: SystemTime::now(),
             })),
             _labels: PhantomData,

@@ -133,3 +133,62 @@ fn totals_exact_and_monotonic_while_collecting() {
         .count;
     assert_eq!(even, THREADS as u64 * OPS / 2);
 }
+
+/// Every observation is 1.0, so in every reading the sum must equal the count, for a
+/// standalone histogram (per-thread shards) and a family's series (shared, then sharded
+/// once contended).
+#[test]
+fn histogram_sum_matches_count_in_every_reading() {
+    let r = Registry::new();
+    let solo = r
+        .histogram("solo", "", Buckets::new([0.5, 2.0]).unwrap())
+        .unwrap();
+    let fam = r
+        .metric("fam_h", "")
+        .buckets(Buckets::new([0.5, 2.0]).unwrap())
+        .histogram_family(&["k"])
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (solo, fam) = (solo.clone(), fam.clone());
+            std::thread::spawn(move || {
+                for _ in 0..OPS {
+                    solo.observe(1.0);
+                    fam.with(&["x"]).observe(1.0);
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (r, done) = (r.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut readings = 0;
+            while !done.load(Ordering::Acquire) {
+                for f in r.snapshot().families {
+                    for s in &f.series {
+                        let h = s.value.as_histogram().unwrap();
+                        assert_eq!(h.sum, h.count as f64, "{}: sum and count disagree", f.name);
+                        assert_eq!(h.counts[1], h.count, "{}: every 1.0 is in le=2", f.name);
+                        readings += 1;
+                    }
+                }
+            }
+            readings
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    assert!(reader.join().unwrap() > 0);
+    let s = r.snapshot();
+    let total = (THREADS as u64 * OPS) as f64;
+    for name in ["solo", "fam_h"] {
+        let h = s.family(name).unwrap().series[0]
+            .value
+            .as_histogram()
+            .unwrap();
+        assert_eq!((h.count as f64, h.sum), (total, total), "{name}");
+    }
+}
