@@ -170,13 +170,16 @@ impl Visitor for Encoder<'_> {
         }
         self.points += 1;
         buf.extend_from_slice(b"{\"labels\":{");
-        for (i, (name, value)) in point.labels.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        point.labels.for_each(|name, value| {
+            if !first {
                 buf.push(b',');
             }
-            write_json_field(buf, b"", name)?;
-            write_json_field(buf, b":", value)?;
-        }
+            first = false;
+            // Writing into a Vec cannot fail.
+            let _ = write_json_field(buf, b"", name);
+            let _ = write_json_field(buf, b":", value);
+        });
         buf.extend_from_slice(b"},\"start_ms\":");
         if self.start_at != Some(point.start) {
             self.start_at = Some(point.start);

@@ -8,19 +8,34 @@ use crate::escape::write_label_value;
 use crate::number::write_u64;
 use crate::sink::{buckets, LeCache};
 
-/// Writes `a="x",b="y"` (no braces) and returns whether there was any label.
+/// Writes `a="x",b="y"` (no braces) and returns whether there was any label. The
+/// constant and series parts come rendered from the registry; only owned pairs and the
+/// overflow marker are escaped here.
 fn write_pairs(out: &mut Vec<u8>, labels: &Labels<'_>) -> io::Result<bool> {
+    let text = labels.text();
     let start = out.len();
-    labels.for_each(|name, value| {
+    for part in [text.constant, text.own] {
+        if !part.is_empty() {
+            if out.len() != start {
+                out.push(b',');
+            }
+            out.extend_from_slice(part);
+        }
+    }
+    for (name, value) in text
+        .pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .chain(text.extra)
+    {
         if out.len() != start {
             out.push(b',');
         }
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"=\"");
-        // Writing into a Vec cannot fail.
-        let _ = write_label_value(out, value);
+        write_label_value(out, value)?;
         out.push(b'"');
-    });
+    }
     Ok(out.len() != start)
 }
 

@@ -1,7 +1,8 @@
 //! A sum that gives each thread its own cell once it is shared.
 //!
 //! An adder starts as one 8-byte cell updated by compare-and-swap. When a CAS fails (another
-//! core wrote the line in between), or from the start for an instrument created `striped`,
+//! core wrote the line in between), when an integer total passes [`HOT_AFTER`] (a busy
+//! series), or from the start for an instrument created `striped`,
 //! it allocates cache-padded cells indexed by [`slot::current`]: a thread's cell has no other
 //! writer, so adding is a plain load and store, with no locked instruction and no cache line
 //! shared with another core. Threads without a slot keep using the base cell atomically.
@@ -22,7 +23,15 @@ use crate::slot;
 pub(crate) trait Op: Send + Sync + 'static {
     /// `a + b` in this representation.
     fn add(a: u64, b: u64) -> u64;
+    /// A base cell whose value crosses this (as raw bits) has been recorded often enough to
+    /// be worth per-thread cells; 0 disables the rule.
+    const HOT_AFTER: u64;
 }
+
+/// Increments after which a family series counts as hot and gets per-thread cells: few
+/// enough that a busy series turns fast at once, many enough that the thousands of rarely
+/// touched series of a big family stay 8 bytes.
+pub(crate) const HOT_AFTER: u64 = 4096;
 
 /// Wrapping integer addition: u64 totals, and i64 totals stored as two's complement.
 pub(crate) struct IntOp;
@@ -32,6 +41,7 @@ impl Op for IntOp {
     fn add(a: u64, b: u64) -> u64 {
         a.wrapping_add(b)
     }
+    const HOT_AFTER: u64 = HOT_AFTER;
 }
 
 /// `f64` addition on the bit patterns.
@@ -42,6 +52,8 @@ impl Op for FloatOp {
     fn add(a: u64, b: u64) -> u64 {
         (f64::from_bits(a) + f64::from_bits(b)).to_bits()
     }
+    // Float totals say nothing about how often they were added to.
+    const HOT_AFTER: u64 = 0;
 }
 
 type Cells = Box<[CachePadded<AtomicU64>]>;
@@ -83,13 +95,17 @@ impl<O: Op> Adder<O> {
             },
             None => {
                 let cur = self.base.load(Relaxed);
-                if self
-                    .base
-                    .compare_exchange(cur, O::add(cur, v), Relaxed, Relaxed)
-                    .is_err()
-                {
-                    self.inflate();
-                    self.add(v);
+                let new = O::add(cur, v);
+                match self.base.compare_exchange(cur, new, Relaxed, Relaxed) {
+                    Ok(_) => {
+                        if O::HOT_AFTER != 0 && cur < O::HOT_AFTER && new >= O::HOT_AFTER {
+                            self.inflate();
+                        }
+                    }
+                    Err(_) => {
+                        self.inflate();
+                        self.add(v);
+                    }
                 }
             }
         }
@@ -177,6 +193,17 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(adder.sum(), 70_000);
+    }
+
+    #[test]
+    fn busy_integer_adders_turn_striped() {
+        let a = Adder::<IntOp>::new();
+        a.add(HOT_AFTER - 1);
+        assert!(a.cells.get().is_none());
+        a.add(1);
+        assert!(a.cells.get().is_some());
+        a.add(5);
+        assert_eq!(a.sum(), HOT_AFTER + 5);
     }
 
     #[test]

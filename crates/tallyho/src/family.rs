@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use crate::instrument::Instrument;
-use crate::{Buckets, Error};
+use crate::{text, Buckets, Error};
 
 /// Largest number of series one family may hold, whatever its configured limit.
 pub const MAX_CARDINALITY: usize = 1 << 24;
@@ -23,9 +23,9 @@ const FIRST_TABLE: usize = 16;
 const FIRST_SEGMENT: usize = 8;
 
 pub(crate) struct Child<M> {
-    pub(crate) values: Box<[Box<str>]>,
+    /// The label pairs in text form, `a="x",b="y"` (see [`crate::text`]).
+    pub(crate) key: Box<[u8]>,
     pub(crate) start: SystemTime,
-    hash: u64,
     pub(crate) metric: M,
 }
 
@@ -91,13 +91,15 @@ impl Index {
         self.tables[level].get().map_or(&[], |t| t)
     }
 
-    fn put(table: &[AtomicU64], hash: u64, idx: usize) {
+    /// Inserts an entry (`tag << 32 | index + 1`); the tag also picks the first slot, so
+    /// growing needs no hash recomputed.
+    fn put(table: &[AtomicU64], entry: u64) {
         let mask = table.len() - 1;
-        let mut pos = hash as usize & mask;
+        let mut pos = (entry >> 32) as usize & mask;
         while table[pos].load(Ordering::Relaxed) != 0 {
             pos = (pos + 1) & mask;
         }
-        table[pos].store((hash & !0xffff_ffff) | (idx as u64 + 1), Ordering::Release);
+        table[pos].store(entry, Ordering::Release);
     }
 }
 
@@ -246,12 +248,12 @@ impl<M: Instrument> Core<M> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&self, hash: u64, values: &[&str]) -> Option<&Child<M>> {
         let table = self.index.current();
         let mask = table.len().wrapping_sub(1);
-        let mut pos = hash as usize & mask;
         let tag = hash & !0xffff_ffff;
+        let mut pos = (hash >> 32) as usize & mask;
         loop {
             let e = table.get(pos)?.load(Ordering::Acquire);
             if e == 0 {
@@ -259,9 +261,7 @@ impl<M: Instrument> Core<M> {
             }
             if e & !0xffff_ffff == tag {
                 let child = self.children.get((e & 0xffff_ffff) as usize - 1)?;
-                if child.values.len() == values.len()
-                    && child.values.iter().zip(values).all(|(a, b)| **a == **b)
-                {
+                if text::matches(&child.key, &self.label_names, values) {
                     return Some(child);
                 }
             }
@@ -288,9 +288,10 @@ impl<M: Instrument> Core<M> {
         let size = FIRST_TABLE << level;
         if (idx + 1) * 2 > size && level + 1 < LEVELS {
             let bigger = Index::table(size * 2);
-            for i in 0..idx {
-                if let Some(c) = self.children.get(i) {
-                    Index::put(&bigger, c.hash, i);
+            for e in self.index.current() {
+                let e = e.load(Ordering::Relaxed);
+                if e != 0 {
+                    Index::put(&bigger, e);
                 }
             }
             let _ = self.index.tables[level + 1].set(bigger);
@@ -299,13 +300,20 @@ impl<M: Instrument> Core<M> {
         let child = self.children.set(
             idx,
             Child {
-                values: values.iter().map(|&v| v.into()).collect(),
+                key: text::render(
+                    self.label_names
+                        .iter()
+                        .map(|n| &**n)
+                        .zip(values.iter().copied()),
+                ),
                 start: SystemTime::now(),
-                hash,
                 metric: M::create(&self.buckets, false),
             },
         );
-        Index::put(self.index.current(), hash, idx);
+        Index::put(
+            self.index.current(),
+            (hash & !0xffff_ffff) | (idx as u64 + 1),
+        );
         self.len.store(idx + 1, Ordering::Release);
         &child.metric
     }
@@ -315,9 +323,8 @@ impl<M: Instrument> Core<M> {
         &self
             .overflow
             .get_or_init(|| Child {
-                values: Box::new([]),
+                key: Box::new([]),
                 start: SystemTime::now(),
-                hash: 0,
                 metric: M::create(&self.buckets, false),
             })
             .metric

@@ -3,7 +3,7 @@
 //! Two write paths feed one reading:
 //!
 //! - **Per-thread shards** (a standalone histogram from the start, a family's series after
-//!   its first contention): a thread with an exclusive [`slot`] writes its own shard, with
+//!   its first contention or its first few thousand observations): a thread with an exclusive [`slot`] writes its own shard, with
 //!   plain loads and stores bracketed by a sequence number (a single-writer seqlock). No
 //!   locked instruction, no shared cache line. The collector copies a shard and retries if
 //!   the sequence moved or was odd, so each shard is read whole.
@@ -203,8 +203,10 @@ impl Core {
     fn observe_shared(&self, idx: usize, v: f64) {
         let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
         let shard = &self.shards[(n >> 63) as usize];
-        if !shard.add_sum(v) && self.local.get().is_none() {
-            // Another core wrote this line meanwhile: give threads their own shards.
+        let uncontended = shard.add_sum(v);
+        if (!uncontended || n & !HOT_BIT == crate::adder::HOT_AFTER) && self.local.get().is_none() {
+            // Another core wrote this line meanwhile, or this series is busy: give threads
+            // their own shards.
             self.inflate();
         }
         // The bucket increment comes last and publishes the sum: the collector treats an

@@ -37,6 +37,7 @@ mod read;
 mod registry;
 mod slot;
 mod snapshot;
+pub mod text;
 mod typed;
 mod visit;
 
@@ -54,7 +55,8 @@ pub use registry::{
 pub use snapshot::{FamilySnapshot, HistogramData, Series, SeriesValue, Snapshot};
 pub use typed::{LabelSet, TypedFamily};
 pub use visit::{
-    FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
+    FamilyInfo, HistogramValue, LabelText, Labels, MetricKind, Number, Point, PointValue, Source,
+    Visitor,
 };
 
 /// The label that marks the series collecting label sets past a family's cardinality limit.

@@ -6,17 +6,17 @@ use std::time::SystemTime;
 
 use crate::family::Family;
 use crate::instrument::Instrument;
-use crate::visit::{Labels, Number, Point, PointValue, Visitor};
+use crate::visit::{ConstantLabels, Labels, Number, Point, PointValue, Visitor};
 use crate::OVERFLOW_LABEL;
 
 /// Constant labels as stored: shared by every series of a registry view.
-pub(crate) type ConstLabels = Arc<[(Box<str>, Box<str>)]>;
+pub(crate) type ConstLabels = Arc<ConstantLabels>;
 
 /// One registered thing that yields points.
 pub(crate) trait Readable: Send + Sync {
     fn points(
         &self,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()>;
@@ -34,7 +34,7 @@ pub(crate) struct Single<M> {
 impl<M: Instrument> Readable for Single<M> {
     fn points(
         &self,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()> {
@@ -52,7 +52,7 @@ impl<M: Instrument> Readable for Single<M> {
 impl<M: Instrument> Readable for Family<M> {
     fn points(
         &self,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()> {
@@ -67,7 +67,7 @@ impl<M: Instrument> Readable for Family<M> {
             let labels = if overflow {
                 Labels::new(constant, &[], &[], Some((OVERFLOW_LABEL, "true")))
             } else {
-                Labels::new(constant, &core.label_names, &child.values, None)
+                Labels::new(constant, &core.label_names, &child.key, None)
             };
             result = child.metric.read(&mut |value| {
                 v.point(&Point {
@@ -95,7 +95,7 @@ pub(crate) struct Observed {
 impl Readable for Observed {
     fn points(
         &self,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()> {

@@ -11,7 +11,9 @@ use crate::instrument::Instrument;
 use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
 use crate::snapshot::{FamilySnapshot, Snapshot};
 use crate::typed::{LabelSet, TypedFamily};
-use crate::visit::{FamilyInfo, Labels, MetricKind, Number, Point, PointValue, Source, Visitor};
+use crate::visit::{
+    ConstantLabels, FamilyInfo, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
+};
 use crate::{name, Buckets, Counter, CounterF64, Error, Gauge, GaugeI64, Histogram, UpDownCounter};
 
 /// The default cardinality limit of a family (as in the OpenTelemetry SDK).
@@ -147,7 +149,7 @@ impl RegistryBuilder {
         } else {
             name::metric_name(&self.prefix)?
         };
-        let constant = constant_labels(&[], &self.constant, "<registry>")?;
+        let constant = constant_labels(&ConstantLabels::default(), &self.constant, "<registry>")?;
         Ok(Registry {
             shared: Arc::new(Shared {
                 enabled,
@@ -172,11 +174,11 @@ fn check_limit(limit: usize) -> Result<(), Error> {
 }
 
 fn constant_labels(
-    base: &[(Box<str>, Box<str>)],
+    base: &ConstantLabels,
     extra: &[(String, String)],
     metric: &str,
 ) -> Result<ConstLabels, Error> {
-    let mut all: Vec<(Box<str>, Box<str>)> = base.to_vec();
+    let mut all: Vec<(Box<str>, Box<str>)> = base.pairs.to_vec();
     for (n, v) in extra {
         name::label_name(n)?;
         if all.iter().any(|(m, _)| **m == **n) {
@@ -187,7 +189,7 @@ fn constant_labels(
         }
         all.push((n.as_str().into(), v.as_str().into()));
     }
-    Ok(all.into())
+    Ok(Arc::new(ConstantLabels::new(all)))
 }
 
 impl Registry {
@@ -346,7 +348,10 @@ impl Registry {
                 });
             }
             let mut members = entry.members.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(m) = members.iter().find(|m| m.constant == self.constant) {
+            if let Some(m) = members
+                .iter()
+                .find(|m| m.constant.pairs == self.constant.pairs)
+            {
                 return match m.handle.as_ref().and_then(|h| h.downcast_ref::<H>()) {
                     Some(h) => Ok(Some(h.clone())),
                     None => Err(Error::Conflict {
@@ -558,7 +563,9 @@ impl MetricBuilder<'_> {
     fn check_labels(&self, full: &str, labels: &[&str]) -> Result<(), Error> {
         for (i, l) in labels.iter().enumerate() {
             name::label_name(l)?;
-            if labels[..i].contains(l) || self.registry.constant.iter().any(|(c, _)| **c == **l) {
+            if labels[..i].contains(l)
+                || self.registry.constant.pairs.iter().any(|(c, _)| **c == **l)
+            {
                 return Err(Error::DuplicateLabelName {
                     metric: full.to_owned(),
                     name: (*l).to_owned(),

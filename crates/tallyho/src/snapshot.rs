@@ -4,7 +4,8 @@ use std::io;
 use std::time::SystemTime;
 
 use crate::visit::{
-    FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
+    ConstantLabels, FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue,
+    Source, Visitor,
 };
 
 /// Everything a registry held at one moment.
@@ -193,7 +194,7 @@ impl Snapshot {
 impl Source for Snapshot {
     fn visit(&self, visitor: &mut dyn Visitor) -> io::Result<()> {
         for family in &self.families {
-            family.visit_at(visitor, self.time, &[])?;
+            family.visit_at(visitor, self.time, &ConstantLabels::default())?;
         }
         Ok(())
     }
@@ -205,7 +206,7 @@ impl FamilySnapshot {
         &self,
         visitor: &mut dyn Visitor,
         time: SystemTime,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
     ) -> io::Result<()> {
         self.visit_named(&self.name, visitor, time, constant)
     }
@@ -215,7 +216,7 @@ impl FamilySnapshot {
         name: &str,
         visitor: &mut dyn Visitor,
         time: SystemTime,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
     ) -> io::Result<()> {
         visitor.family(&FamilyInfo {
             name,
@@ -272,11 +273,7 @@ impl Visitor for Builder {
         };
         if let Some(family) = self.families.last_mut() {
             family.series.push(Series {
-                labels: point
-                    .labels
-                    .iter()
-                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect(),
+                labels: point.labels.to_vec(),
                 start: point.start,
                 value,
             });

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::instrument::Instrument;
 use crate::read::Readable;
-use crate::visit::{Labels, Point, Visitor};
+use crate::visit::{ConstantLabels, Labels, Point, Visitor};
 use crate::Buckets;
 
 /// A set of labels whose every combination of values is known at compile time.
@@ -110,7 +110,8 @@ const STRIPED_TYPED_MAX: usize = 64;
 
 struct Typed<M> {
     names: Box<[Box<str>]>,
-    values: Box<[Box<[Box<str>]>]>,
+    /// Each series' labels in text form (see [`crate::text`]).
+    keys: Box<[Box<[u8]>]>,
     children: Box<[M]>,
     start: SystemTime,
 }
@@ -145,8 +146,8 @@ impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
         TypedFamily {
             inner: Some(Arc::new(Typed {
                 names: L::names().into_iter().map(Into::into).collect(),
-                values: (0..L::COUNT)
-                    .map(|i| L::values(i).into_iter().map(Into::into).collect())
+                keys: (0..L::COUNT)
+                    .map(|i| crate::text::render(L::names().into_iter().zip(L::values(i))))
                     .collect(),
                 children: (0..L::COUNT)
                     .map(|_| M::create(buckets, L::COUNT <= STRIPED_TYPED_MAX))
@@ -185,12 +186,12 @@ impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
 impl<M: Instrument> Readable for Typed<M> {
     fn points(
         &self,
-        constant: &[(Box<str>, Box<str>)],
+        constant: &ConstantLabels,
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()> {
-        for (child, values) in self.children.iter().zip(self.values.iter()) {
-            let labels = Labels::new(constant, &self.names, values, None);
+        for (child, key) in self.children.iter().zip(self.keys.iter()) {
+            let labels = Labels::new(constant, &self.names, key, None);
             child.read(&mut |value| {
                 v.point(&Point {
                     labels,

@@ -69,15 +69,49 @@ pub struct FamilyInfo<'a> {
     pub kind: MetricKind,
 }
 
+/// Constant labels of a registry view, with their text form rendered once.
+#[derive(Debug, Default)]
+pub(crate) struct ConstantLabels {
+    pub(crate) pairs: Box<[(Box<str>, Box<str>)]>,
+    pub(crate) text: Box<[u8]>,
+}
+
+impl ConstantLabels {
+    pub(crate) fn new(pairs: Vec<(Box<str>, Box<str>)>) -> Self {
+        let text = crate::text::render(pairs.iter().map(|(n, v)| (&**n, &**v)));
+        ConstantLabels {
+            pairs: pairs.into(),
+            text,
+        }
+    }
+}
+
 /// The labels of one point, in output order: constant labels, then the family's labels,
-/// then (for the overflow series) `otel_metric_overflow="true"`.
+/// then owned pairs (snapshots, collectors), then (for the overflow series)
+/// `otel_metric_overflow="true"`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Labels<'a> {
     constant: &'a [(Box<str>, Box<str>)],
+    constant_text: &'a [u8],
     names: &'a [Box<str>],
-    values: &'a [Box<str>],
+    own_text: &'a [u8],
     pairs: &'a [(String, String)],
     extra: Option<(&'a str, &'a str)>,
+}
+
+/// The labels of a point as the text formats write them between braces. `constant` and
+/// `own` are already rendered (`a="x",b="y"`, values escaped); `pairs` and `extra` still
+/// need escaping. Any part may be empty; join the non-empty ones with commas.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelText<'a> {
+    /// Rendered constant labels.
+    pub constant: &'a [u8],
+    /// Rendered labels of the family series.
+    pub own: &'a [u8],
+    /// Owned pairs, raw.
+    pub pairs: &'a [(String, String)],
+    /// The overflow marker, raw.
+    pub extra: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Labels<'a> {
@@ -90,52 +124,58 @@ impl<'a> Labels<'a> {
     }
 
     pub(crate) fn new(
-        constant: &'a [(Box<str>, Box<str>)],
+        constant: &'a ConstantLabels,
         names: &'a [Box<str>],
-        values: &'a [Box<str>],
+        own_text: &'a [u8],
         extra: Option<(&'a str, &'a str)>,
     ) -> Self {
         Labels {
-            constant,
+            constant: &constant.pairs,
+            constant_text: &constant.text,
             names,
-            values,
+            own_text,
             pairs: &[],
             extra,
         }
     }
 
-    pub(crate) fn with_constant(self, constant: &'a [(Box<str>, Box<str>)]) -> Self {
-        Labels { constant, ..self }
+    pub(crate) fn with_constant(self, constant: &'a ConstantLabels) -> Self {
+        Labels {
+            constant: &constant.pairs,
+            constant_text: &constant.text,
+            ..self
+        }
     }
 
-    /// Every `(name, value)` pair in output order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        let constant = self.constant.iter().map(|(n, v)| (&**n, &**v));
-        let own = self
-            .names
-            .iter()
-            .zip(self.values)
-            .map(|(n, v)| (&**n, &**v));
-        let pairs = self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        constant.chain(own).chain(pairs).chain(self.extra)
-    }
-
-    /// Calls `f` with every `(name, value)` pair in output order; faster than
-    /// [`iter`](Self::iter) for encoders, which visit every label of every point.
-    #[inline]
-    pub fn for_each(&self, mut f: impl FnMut(&'a str, &'a str)) {
+    /// Calls `f` with every `(name, value)` pair in output order, values unescaped.
+    pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
         for (n, v) in self.constant {
             f(n, v);
         }
-        for (n, v) in self.names.iter().zip(self.values) {
-            f(n, v);
-        }
+        crate::text::decode(self.own_text, self.names, &mut f);
         for (n, v) in self.pairs {
             f(n, v);
         }
         if let Some((n, v)) = self.extra {
             f(n, v);
         }
+    }
+
+    /// The labels in text form, for the Prometheus and OpenMetrics encoders.
+    pub fn text(&self) -> LabelText<'a> {
+        LabelText {
+            constant: self.constant_text,
+            own: self.own_text,
+            pairs: self.pairs,
+            extra: self.extra,
+        }
+    }
+
+    /// Every `(name, value)` pair, owned.
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|n, v| out.push((n.to_owned(), v.to_owned())));
+        out
     }
 
     /// Whether there are no labels at all.
@@ -146,14 +186,24 @@ impl<'a> Labels<'a> {
     /// How many pairs there are.
     pub fn len(&self) -> usize {
         self.constant.len()
-            + self.names.len().min(self.values.len())
+            + if self.own_text.is_empty() {
+                0
+            } else {
+                self.names.len()
+            }
             + self.pairs.len()
             + usize::from(self.extra.is_some())
     }
 
     /// The value of one label, if present.
-    pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    pub fn get(&self, name: &str) -> Option<String> {
+        let mut found = None;
+        self.for_each(|n, v| {
+            if found.is_none() && n == name {
+                found = Some(v.to_owned());
+            }
+        });
+        found
     }
 }
 

@@ -1,0 +1,195 @@
+//! Label values stored as they are written in the Prometheus and OpenMetrics text formats.
+//!
+//! A family series keeps its own labels as one byte string, `a="x",b="y"`, with values
+//! escaped (`\` → `\\`, `"` → `\"`, newline → `\n`), which is exactly the text both formats
+//! put between the braces. Encoders copy it; everything else decodes it. One allocation
+//! per series, and no escaping at collection time.
+
+/// Whether a byte must be escaped inside a label value.
+#[inline(always)]
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'\\' | b'"' | b'\n')
+}
+
+/// Appends `v` escaped as a label value (without quotes).
+pub fn escape_label_value(out: &mut Vec<u8>, v: &str) {
+    let bytes = v.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if needs_escape(b) {
+            out.extend_from_slice(&bytes[run..i]);
+            out.extend_from_slice(match b {
+                b'\\' => b"\\\\",
+                b'"' => b"\\\"",
+                _ => b"\\n",
+            });
+            run = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+/// Renders `name="value"` pairs, comma separated, without braces.
+pub(crate) fn render<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Box<[u8]> {
+    let mut out = Vec::new();
+    for (n, v) in pairs {
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b"=\"");
+        escape_label_value(&mut out, v);
+        out.push(b'"');
+    }
+    out.into_boxed_slice()
+}
+
+/// Whether `rendered` (made by [`render`] with `names`) holds exactly `values`.
+#[inline(always)]
+pub(crate) fn matches(rendered: &[u8], names: &[Box<str>], values: &[&str]) -> bool {
+    let mut pos = 0;
+    for (name, value) in names.iter().zip(values) {
+        pos += name.len() + 2; // name="
+        let v = value.as_bytes();
+        let Some(stored) = rendered.get(pos..) else {
+            return false;
+        };
+        // Fast path, one pass: equal bytes and no backslash in `v` mean the stored value
+        // had nothing escaped either, so equal text is an equal value.
+        let mut plain = stored.len() > v.len();
+        if plain {
+            for (a, b) in v.iter().zip(stored) {
+                if a != b || *a == b'\\' {
+                    plain = false;
+                    break;
+                }
+            }
+        }
+        if plain && stored[v.len()] == b'"' {
+            pos += v.len() + 2; // value",
+        } else {
+            match matches_escaped(stored, v) {
+                Some(used) => pos += used + 2,
+                None => return false,
+            }
+        }
+    }
+    pos >= rendered.len()
+}
+
+/// Compares `v` escaped with the start of `stored`; on a match followed by the closing
+/// quote, returns the length of the escaped text.
+#[cold]
+fn matches_escaped(stored: &[u8], v: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    for &b in v {
+        let want: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => std::slice::from_ref(&b),
+        };
+        if stored.get(i..i + want.len())? != want {
+            return None;
+        }
+        i += want.len();
+    }
+    (stored.get(i) == Some(&b'"')).then_some(i)
+}
+
+/// Calls `f` with each `(name, value)` of `rendered`, values unescaped.
+pub(crate) fn decode(rendered: &[u8], names: &[Box<str>], mut f: impl FnMut(&str, &str)) {
+    let mut scratch = String::new();
+    let mut pos = 0;
+    for name in names {
+        pos += name.len() + 2;
+        let rest = rendered.get(pos..).unwrap_or_default();
+        // The value ends at the first quote not preceded by an escaping backslash.
+        let mut end = 0;
+        let mut escaped = false;
+        while let Some(&b) = rest.get(end) {
+            if b == b'\\' {
+                escaped = true;
+                end += 2;
+                continue;
+            }
+            if b == b'"' {
+                break;
+            }
+            end += 1;
+        }
+        let raw = rest.get(..end).unwrap_or_default();
+        if escaped {
+            scratch.clear();
+            let mut bytes = Vec::with_capacity(raw.len());
+            let mut it = raw.iter();
+            while let Some(&b) = it.next() {
+                if b == b'\\' {
+                    bytes.push(match it.next() {
+                        Some(b'n') => b'\n',
+                        Some(&c) => c,
+                        None => break,
+                    });
+                } else {
+                    bytes.push(b);
+                }
+            }
+            scratch.push_str(&String::from_utf8_lossy(&bytes));
+            f(name, &scratch);
+        } else {
+            f(name, std::str::from_utf8(raw).unwrap_or_default());
+        }
+        pos += end + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names(n: &[&str]) -> Vec<Box<str>> {
+        n.iter().map(|&s| s.into()).collect()
+    }
+
+    #[test]
+    fn renders_and_decodes_hostile_values() {
+        let n = names(&["a", "bb"]);
+        let r = render([("a", "say \"hi\"\\\n"), ("bb", "")]);
+        assert_eq!(&*r, br#"a="say \"hi\"\\\n",bb="""#);
+        let mut out = Vec::new();
+        decode(&r, &n, |k, v| out.push((k.to_owned(), v.to_owned())));
+        assert_eq!(
+            out,
+            vec![
+                ("a".into(), "say \"hi\"\\\n".into()),
+                ("bb".into(), String::new())
+            ]
+        );
+        assert!(matches(&r, &n, &["say \"hi\"\\\n", ""]));
+        assert!(!matches(&r, &n, &["say \"hi\"\\\n", "x"]));
+        assert!(!matches(&r, &n, &["say", ""]));
+    }
+
+    #[test]
+    fn escaped_text_never_matches_a_different_raw_value() {
+        let n = names(&["a"]);
+        // Stored `a\` renders as `a\\`; the raw input `a\\` must not match it.
+        let r = render([("a", "a\\")]);
+        assert!(!matches(&r, &n, &["a\\\\"]));
+        assert!(matches(&r, &n, &["a\\"]));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_and_match(a in "\\PC*", b in "[\\\\\"\\n a-z🦀]*", c in "[\\\\\"\\n a-z]*") {
+            let n = names(&["x", "y"]);
+            let r = render([("x", a.as_str()), ("y", b.as_str())]);
+            let mut out = Vec::new();
+            decode(&r, &n, |_, v| out.push(v.to_owned()));
+            prop_assert_eq!(&out, &vec![a.clone(), b.clone()]);
+            prop_assert!(matches(&r, &n, &[&a, &b]));
+            prop_assert_eq!(matches(&r, &n, &[&a, &c]), b == c);
+        }
+    }
+}
