@@ -75,6 +75,9 @@ impl Instrument for Counter {
     fn create(_: &Buckets, striped: bool) -> Self {
         Counter(Some(Arc::new(adder(striped))))
     }
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        (!self.is_noop()).then(|| PointValue::Counter(Number::U64(self.get())))
+    }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Counter(Number::U64(self.get())))
     }
@@ -156,6 +159,9 @@ impl Instrument for CounterF64 {
         CounterF64 {
             inner: Some(Arc::new(adder(striped))),
         }
+    }
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        (!self.is_noop()).then(|| PointValue::Counter(Number::F64(self.get())))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Counter(Number::F64(self.get())))

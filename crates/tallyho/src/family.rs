@@ -330,7 +330,24 @@ impl<M: Instrument> Core<M> {
             .metric
     }
 
+    /// The number of children published so far.
+    pub(crate) fn published(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Child `i` (below [`published`](Self::published)).
+    #[inline]
+    pub(crate) fn child(&self, i: usize) -> Option<&Child<M>> {
+        self.children.get(i)
+    }
+
+    /// The overflow child, once something overflowed.
+    pub(crate) fn overflow_child(&self) -> Option<&Child<M>> {
+        self.overflow.get()
+    }
+
     /// Every child in creation order, then the overflow child if any.
+    #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Child<M>, bool)) {
         let n = self.len.load(Ordering::Acquire);
         for i in 0..n {

@@ -93,6 +93,9 @@ impl Instrument for Gauge {
     fn create(_: &Buckets, _striped: bool) -> Self {
         Gauge::new()
     }
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        (!self.is_noop()).then(|| PointValue::Gauge(Number::F64(self.get())))
+    }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Gauge(Number::F64(self.get())))
     }
@@ -173,6 +176,9 @@ impl Instrument for GaugeI64 {
     fn create(_: &Buckets, _striped: bool) -> Self {
         GaugeI64::new()
     }
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        (!self.is_noop()).then(|| PointValue::Gauge(Number::I64(self.get())))
+    }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Gauge(Number::I64(self.get())))
     }
@@ -241,6 +247,9 @@ impl Instrument for UpDownCounter {
     }
     fn create(_: &Buckets, striped: bool) -> Self {
         UpDownCounter(Some(Arc::new(crate::counter::adder(striped))))
+    }
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        (!self.is_noop()).then(|| PointValue::Gauge(Number::I64(self.get())))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Gauge(Number::I64(self.get())))

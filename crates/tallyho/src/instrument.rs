@@ -22,6 +22,12 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     /// contention, which suits the many series of a family.
     #[doc(hidden)]
     fn create(buckets: &crate::Buckets, striped: bool) -> Self;
+    /// The current value when it is a single number (counters, gauges); `None` for
+    /// histograms and no-op handles.
+    #[doc(hidden)]
+    fn scalar(&self) -> Option<PointValue<'static>> {
+        None
+    }
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;
