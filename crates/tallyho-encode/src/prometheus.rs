@@ -32,7 +32,7 @@ use tallyho::{FamilyInfo, MetricKind, Point, PointValue, Source, Visitor};
 use crate::escape::write_help;
 use crate::number::{write_f64, write_number, write_prometheus_le, write_u64};
 use crate::sink::{LeCache, Sink};
-use crate::text::{render_labels, sample, write_buckets, write_label_set};
+use crate::text::{render_labels, sample, write_buckets, LineStart};
 
 /// The HTTP `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -49,6 +49,7 @@ pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
         name: Vec::new(),
         labels: Vec::new(),
         le: LeCache::new(write_prometheus_le),
+        line: LineStart::default(),
     };
     source.visit(&mut encoder)?;
     encoder.sink.finish()
@@ -62,6 +63,8 @@ struct Encoder<'w> {
     labels: Vec<u8>,
     /// Bucket bounds as `le` values.
     le: LeCache,
+    /// The cached start of one-line samples.
+    line: LineStart,
 }
 
 fn type_word(kind: MetricKind) -> &'static [u8] {
@@ -75,6 +78,7 @@ fn type_word(kind: MetricKind) -> &'static [u8] {
 
 impl Visitor for Encoder<'_> {
     fn family(&mut self, info: &FamilyInfo<'_>) -> io::Result<()> {
+        self.line.reset();
         self.name.clear();
         self.name.extend_from_slice(info.name.as_bytes());
         if info.kind == MetricKind::Counter {
@@ -97,9 +101,7 @@ impl Visitor for Encoder<'_> {
         let (buf, name) = (&mut self.sink.buf, &self.name[..]);
         match point.value {
             PointValue::Counter(n) | PointValue::Gauge(n) => {
-                buf.extend_from_slice(name);
-                write_label_set(buf, &point.labels)?;
-                buf.push(b' ');
+                self.line.write(buf, name, &point.labels)?;
                 write_number(buf, n)?;
             }
             PointValue::Histogram(h) => {

@@ -59,6 +59,58 @@ pub(crate) fn write_label_set(buf: &mut Vec<u8>, labels: &Labels<'_>) -> io::Res
     Ok(())
 }
 
+/// Writes the start of one-line samples, `name{labels} `, reusing `name{constant,` across
+/// the points of a family that share constant labels: a line is then two copies (that
+/// prefix and the series' own rendered labels) instead of one per part.
+#[derive(Default)]
+pub(crate) struct LineStart {
+    /// Address and length of the constant-label text the prefix was built from: within one
+    /// family, points of one registry member share that text.
+    constant: (usize, usize),
+    prefix: Vec<u8>,
+    valid: bool,
+}
+
+impl LineStart {
+    /// Forgets the cached prefix; call when a family begins.
+    pub(crate) fn reset(&mut self) {
+        self.valid = false;
+    }
+
+    /// Writes `name{labels} `, or `name ` without labels.
+    #[inline]
+    pub(crate) fn write(
+        &mut self,
+        buf: &mut Vec<u8>,
+        name: &[u8],
+        labels: &Labels<'_>,
+    ) -> io::Result<()> {
+        let text = labels.text();
+        if text.own.is_empty() || !text.pairs.is_empty() || text.extra.is_some() {
+            buf.extend_from_slice(name);
+            write_label_set(buf, labels)?;
+            buf.push(b' ');
+            return Ok(());
+        }
+        let id = (text.constant.as_ptr() as usize, text.constant.len());
+        if !self.valid || self.constant != id {
+            self.constant = id;
+            self.prefix.clear();
+            self.prefix.extend_from_slice(name);
+            self.prefix.push(b'{');
+            if !text.constant.is_empty() {
+                self.prefix.extend_from_slice(text.constant);
+                self.prefix.push(b',');
+            }
+            self.valid = true;
+        }
+        buf.extend_from_slice(&self.prefix);
+        buf.extend_from_slice(text.own);
+        buf.extend_from_slice(b"} ");
+        Ok(())
+    }
+}
+
 /// Writes `{name}{suffix}{{labels}} `, leaving out the braces when there are no labels; the
 /// caller writes the value and the newline.
 pub(crate) fn sample(buf: &mut Vec<u8>, name: &[u8], suffix: &[u8], labels: &[u8]) {

@@ -25,8 +25,22 @@ const FIRST_SEGMENT: usize = 8;
 pub(crate) struct Child<M> {
     /// The label pairs in text form, `a="x",b="y"` (see [`crate::text`]).
     pub(crate) key: Box<[u8]>,
-    pub(crate) start: SystemTime,
+    /// When the series was created, in nanoseconds since the Unix epoch.
+    start_nanos: u64,
     pub(crate) metric: M,
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl<M> Child<M> {
+    /// When the series was created.
+    pub(crate) fn start(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.start_nanos)
+    }
 }
 
 /// An append-only list whose elements never move: segment `s` holds `8 << s` slots.
@@ -283,10 +297,11 @@ impl<M: Instrument> Core<M> {
         if idx >= self.limit {
             return self.overflowed();
         }
-        // Keep the table at most half full: probes stay short and an empty slot always exists.
+        // Keep the table at most 3/4 full: probes stay short, an empty slot always exists,
+        // and the tables kept from earlier levels cost less than the current one.
         let level = self.index.current.load(Ordering::Relaxed);
         let size = FIRST_TABLE << level;
-        if (idx + 1) * 2 > size && level + 1 < LEVELS {
+        if (idx + 1) * 4 > size * 3 && level + 1 < LEVELS {
             let bigger = Index::table(size * 2);
             for e in self.index.current() {
                 let e = e.load(Ordering::Relaxed);
@@ -306,7 +321,7 @@ impl<M: Instrument> Core<M> {
                         .map(|n| &**n)
                         .zip(values.iter().copied()),
                 ),
-                start: SystemTime::now(),
+                start_nanos: now_nanos(),
                 metric: M::create(&self.buckets, false),
             },
         );
@@ -324,7 +339,7 @@ impl<M: Instrument> Core<M> {
             .overflow
             .get_or_init(|| Child {
                 key: Box::new([]),
-                start: SystemTime::now(),
+                start_nanos: now_nanos(),
                 metric: M::create(&self.buckets, false),
             })
             .metric

@@ -101,7 +101,7 @@ fn emit<M: Instrument>(
     labels: Labels<'_>,
     time: SystemTime,
 ) -> io::Result<()> {
-    let start = child.start;
+    let start = child.start();
     match value {
         Some(value) => v.point(&Point {
             labels,
