@@ -15,7 +15,8 @@
 //!
 //! # Groups
 //!
-//! 1. `counter_inc`: one increment through a handle obtained before the loop, one thread.
+//! 1. `counter_inc`: one increment through a handle obtained before the loop, one thread
+//!    (`tallyho-disabled`: the same through a disabled registry's no-op handle).
 //! 2. `counter_inc_2threads`: the same counter incremented by two threads at once. Each
 //!    thread waits on a barrier, then does `iters` increments; the time reported is from the
 //!    first thread starting to the last one finishing (thread start and join are not timed),
@@ -169,6 +170,10 @@ fn counter_inc(c: &mut Criterion) {
         let r = tallyho::Registry::new();
         let counter = r.counter("hits", "Hits.").expect("valid counter");
         g.bench_function("tallyho", |b| b.iter(|| black_box(&counter).inc()));
+        // What instrumentation costs when the registry is disabled (no-op handles).
+        let off = tallyho::Registry::disabled();
+        let noop = off.counter("hits", "Hits.").expect("valid counter");
+        g.bench_function("tallyho-disabled", |b| b.iter(|| black_box(&noop).inc()));
     }
     {
         let recorder = metrics_recorder();
