@@ -1,0 +1,39 @@
+//! The HTTP side of tallyho: a `/metrics` endpoint that Prometheus scrapes, a `/health`
+//! endpoint, and a layer that measures your own HTTP server.
+//!
+//! ```no_run
+//! use tallyho::Registry;
+//! use tallyho_http::{Auth, Endpoint};
+//!
+//! let registry = Registry::new();
+//! registry.counter("jobs", "Jobs processed.")?.inc();
+//! // A standalone endpoint on its own thread, for programs that are not async.
+//! let running = Endpoint::new(registry)
+//!     .auth(Auth::basic("prometheus", "secret"))
+//!     .spawn("127.0.0.1:9464")?;
+//! println!("serving on http://{}/metrics", running.local_addr());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - `GET /metrics` (and `HEAD`): Prometheus text 0.0.4, or OpenMetrics 1.0 when the
+//!   `Accept` header prefers it; gzip when `Accept-Encoding` allows; `?name[]=x&name[]=y`
+//!   returns only those families.
+//! - `GET /health`: JSON with status, uptime, families and series by type, the last
+//!   collection's duration and size, and overflowed-cardinality counts.
+//! - Off by default: basic or bearer authentication (401 with `WWW-Authenticate` and no
+//!   data otherwise), a per-client rate limit (429).
+//! - Always: concurrent scrapes share one collection, a request timeout, limits on header
+//!   and body size, and self-metrics `tallyho_scrape_duration_seconds` and
+//!   `tallyho_scrape_response_size_bytes`.
+#![deny(missing_docs)]
+
+mod auth;
+mod layer;
+mod limit;
+mod scrape;
+mod server;
+
+pub use auth::{Auth, ENV_BASIC, ENV_BEARER};
+pub use layer::{HttpMetrics, HttpMetricsLayer};
+pub use limit::RateLimit;
+pub use server::{serve, Endpoint, Running, MAX_HEADER_BYTES};

@@ -1,0 +1,425 @@
+//! The endpoint: routes, handlers, and ways to run them.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+use tallyho::{Buckets, Histogram, Registry};
+use tallyho_encode::Format;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::Auth;
+use crate::limit::{Limiter, RateLimit};
+use crate::scrape::{self, SingleFlight, Stats};
+
+/// Requests whose headers add up to more than this many bytes get 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Request bodies above this are refused (the endpoint reads none).
+const MAX_BODY_BYTES: usize = 1024;
+
+/// A configured metrics endpoint; turn it into a [`Router`], or run it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    registry: Registry,
+    auth: Auth,
+    health_requires_auth: bool,
+    rate_limit: Option<RateLimit>,
+    timeout: Duration,
+}
+
+struct Shared {
+    registry: Registry,
+    auth: Auth,
+    health_requires_auth: bool,
+    limiter: Option<Limiter>,
+    flight: SingleFlight,
+    last: Mutex<Option<Stats>>,
+    started: Instant,
+    scrape_duration: Histogram,
+    scrape_size: Histogram,
+}
+
+impl Endpoint {
+    /// An endpoint serving `registry`, with no authentication and a 10 s request timeout.
+    pub fn new(registry: Registry) -> Self {
+        Endpoint {
+            registry,
+            auth: Auth::None,
+            health_requires_auth: false,
+            rate_limit: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Requires these credentials on `/metrics` (and on `/health` with
+    /// [`health_requires_auth`](Self::health_requires_auth)).
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Whether `/health` also needs the credentials (default: no).
+    pub fn health_requires_auth(mut self, yes: bool) -> Self {
+        self.health_requires_auth = yes;
+        self
+    }
+
+    /// Answers 429 to a client that scrapes faster than this.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// How long a request may take before it is answered 408 (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The routes `/metrics` and `/health`, to serve alone or merge into an axum app. Rate
+    /// limiting needs the client address: serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`](Self::serve) does).
+    pub fn router(&self) -> Router {
+        let r = &self.registry;
+        // Registering twice returns the same instruments; a conflicting user metric of the
+        // same name leaves the endpoint without self-metrics rather than failing.
+        let scrape_duration = r
+            .metric(
+                "tallyho_scrape_duration_seconds",
+                "Time to answer a scrape of /metrics.",
+            )
+            .buckets(Buckets::exponential(0.0001, 4.0, 10).unwrap_or_default())
+            .histogram()
+            .unwrap_or_else(|_| Histogram::noop());
+        let scrape_size = r
+            .metric(
+                "tallyho_scrape_response_size_bytes",
+                "Size of a /metrics response body before compression.",
+            )
+            .buckets(Buckets::exponential(1024.0, 4.0, 10).unwrap_or_default())
+            .histogram()
+            .unwrap_or_else(|_| Histogram::noop());
+        let shared = Arc::new(Shared {
+            registry: self.registry.clone(),
+            auth: self.auth.clone(),
+            health_requires_auth: self.health_requires_auth,
+            limiter: self.rate_limit.map(Limiter::new),
+            flight: SingleFlight::default(),
+            last: Mutex::new(None),
+            started: Instant::now(),
+            scrape_duration,
+            scrape_size,
+        });
+        Router::new()
+            .route("/metrics", get(metrics))
+            .route("/health", get(health))
+            .with_state(shared)
+            .layer(
+                CompressionLayer::new()
+                    .gzip(true)
+                    .no_br()
+                    .no_deflate()
+                    .no_zstd(),
+            )
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                self.timeout,
+            ))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+    }
+
+    /// Serves on `listener` until the future is dropped or the listener fails.
+    ///
+    /// # Errors
+    /// An I/O error from the listener.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    }
+
+    /// Binds `addr` and serves on a thread of its own (with its own small runtime), for
+    /// programs that are not async. The endpoint stops when the returned [`Running`] is shut
+    /// down or dropped.
+    ///
+    /// # Errors
+    /// The address does not resolve or cannot be bound, or the thread cannot start.
+    pub fn spawn(self, addr: impl ToSocketAddrs) -> std::io::Result<Running> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(2)
+            .thread_name("tallyho-http")
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("tallyho-http".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let app = self
+                        .router()
+                        .into_make_service_with_connect_info::<SocketAddr>();
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })?;
+        Ok(Running {
+            addr: local,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Serves `registry` at `addr` with default settings until the future is dropped.
+///
+/// # Errors
+/// The address cannot be bound, or the listener fails.
+pub async fn serve(
+    addr: impl tokio::net::ToSocketAddrs,
+    registry: Registry,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    Endpoint::new(registry).serve(listener).await
+}
+
+/// An endpoint running on its own thread; stops when shut down or dropped.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes requests in flight, and waits for the thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Refuses the request when it breaks a limit or lacks credentials.
+fn guard(shared: &Shared, req: &Request, needs_auth: bool) -> Option<Response> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(plain(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "request headers are {header_bytes} bytes; at most {MAX_HEADER_BYTES} allowed\n"
+            ),
+        ));
+    }
+    if needs_auth && !shared.auth.allows(req.headers()) {
+        let mut res = plain(StatusCode::UNAUTHORIZED, "authentication required\n".into());
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(shared.auth.challenge()),
+        );
+        return Some(res);
+    }
+    if let Some(limiter) = &shared.limiter {
+        let client = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(ip) = client {
+            if let Err(wait) = limiter.check(ip) {
+                let mut res = plain(StatusCode::TOO_MANY_REQUESTS, "too many scrapes\n".into());
+                let secs = wait.as_secs().max(1).to_string();
+                if let Ok(v) = HeaderValue::from_str(&secs) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return Some(res);
+            }
+        }
+    }
+    None
+}
+
+fn plain(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The family names asked for with `name[]=` (none: everything).
+fn name_filter(query: Option<&str>) -> Option<HashSet<String>> {
+    let mut names = HashSet::new();
+    for pair in query?.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if matches!(percent_decode(k).as_deref(), Some("name[]")) {
+            if let Some(v) = percent_decode(v) {
+                names.insert(v);
+            }
+        }
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+/// Decodes `%XX` escapes and `+`; `None` for malformed escapes or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hi = (bytes.next()? as char).to_digit(16)?;
+                let lo = (bytes.next()? as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+            }
+            b'+' => out.push(b' '),
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let started = Instant::now();
+    if let Some(refused) = guard(&shared, &req, true) {
+        return refused;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = Format::negotiate(accept);
+    let filter = name_filter(req.uri().query());
+    let full = filter.is_none();
+    let encoded = match filter {
+        None => shared.flight.get(&shared.registry, format).await,
+        Some(only) => {
+            let registry = shared.registry.clone();
+            tokio::task::spawn_blocking(move || scrape::encode(&registry, format, Some(&only)))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        }
+    };
+    let encoded = match encoded {
+        Ok(e) => e,
+        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    };
+    if full {
+        *shared.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(encoded.stats.clone());
+    }
+    shared.scrape_size.observe(encoded.body.len() as f64);
+    shared.scrape_duration.observe_duration(started.elapsed());
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, encoded.format.content_type())
+        .body(Body::from(encoded.body))
+        .unwrap_or_else(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
+}
+
+async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    if let Some(refused) = guard(&shared, &req, shared.health_requires_auth) {
+        return refused;
+    }
+    let last = shared
+        .last
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let counts = match &last {
+        Some(stats) => stats.clone(),
+        None => {
+            let registry = shared.registry.clone();
+            match tokio::task::spawn_blocking(move || {
+                scrape::encode(&registry, Format::Prometheus, None)
+            })
+            .await
+            {
+                Ok(Ok(e)) => e.stats,
+                _ => Stats::default(),
+            }
+        }
+    };
+    let unix = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    let body = serde_json::json!({
+        "status": "ok",
+        "uptime_seconds": shared.started.elapsed().as_secs_f64(),
+        "families": counts.families,
+        "series": counts.series,
+        "last_collection": last.map(|s| serde_json::json!({
+            "duration_seconds": s.duration.as_secs_f64(),
+            "bytes": s.bytes,
+            "at_unix_ms": s.at.map(unix),
+        })),
+        "cardinality_overflow": counts.overflow,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_filter_parses_repeated_and_encoded_keys() {
+        let f = name_filter(Some("name[]=a&name%5B%5D=b%20c&other=1&name[]=")).unwrap();
+        assert!(f.contains("a") && f.contains("b c") && f.contains(""));
+        assert!(name_filter(Some("x=1")).is_none());
+        assert!(name_filter(None).is_none());
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%"), None);
+    }
+}
