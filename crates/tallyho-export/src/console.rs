@@ -1,0 +1,125 @@
+//! A summary table per period on a terminal: counters with their rate, gauges, and
+//! histogram count, mean and p50/p90/p99.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use tallyho::{MetricKind, SeriesValue};
+
+use crate::exporter::{Batch, ExportError, Exporter};
+use crate::quantile::quantile;
+
+/// Writes a table per batch to stdout (or any writer).
+pub struct ConsoleExporter {
+    out: Box<dyn Write + Send>,
+    last: HashMap<(String, Vec<(String, String)>), f64>,
+}
+
+impl ConsoleExporter {
+    /// To standard output.
+    pub fn stdout() -> Self {
+        Self::to_writer(Box::new(std::io::stdout()))
+    }
+
+    /// To `out`.
+    pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
+        ConsoleExporter {
+            out,
+            last: HashMap::new(),
+        }
+    }
+
+    /// The table for one batch (what `export` writes).
+    pub fn render(&mut self, batch: &Batch) -> String {
+        let secs = batch
+            .end
+            .duration_since(batch.start)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut rows: Vec<[String; 3]> = Vec::new();
+        for f in &batch.snapshot.families {
+            for s in &f.series {
+                let labels = s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let name = if labels.is_empty() {
+                    f.name.clone()
+                } else {
+                    format!("{}{{{labels}}}", f.name)
+                };
+                let value = match (&s.value, f.kind) {
+                    (SeriesValue::Counter(n), _) => {
+                        let v = n.as_f64();
+                        let key = (f.name.clone(), s.labels.clone());
+                        let rate = match self.last.insert(key, v) {
+                            Some(prev) if secs > 0.0 && v >= prev => {
+                                format!("{:.3}/s", (v - prev) / secs)
+                            }
+                            _ => "-".to_owned(),
+                        };
+                        format!("{} ({rate})", fmt(v))
+                    }
+                    (SeriesValue::Gauge(n), _) => fmt(n.as_f64()),
+                    (SeriesValue::Histogram(h), _) => {
+                        let q = |p| quantile(h, p).map_or("-".to_owned(), fmt);
+                        let mean = if h.count > 0 {
+                            fmt(h.sum / h.count as f64)
+                        } else {
+                            "-".to_owned()
+                        };
+                        format!(
+                            "count={} mean={mean} p50={} p90={} p99={}",
+                            h.count,
+                            q(0.5),
+                            q(0.9),
+                            q(0.99)
+                        )
+                    }
+                };
+                let kind = match f.kind {
+                    MetricKind::Counter => "counter",
+                    MetricKind::Histogram => "histogram",
+                    MetricKind::UpDownCounter => "updown",
+                    _ => "gauge",
+                };
+                rows.push([name, kind.to_owned(), value]);
+            }
+        }
+        let w0 = rows
+            .iter()
+            .map(|r| r[0].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        let w1 = 9;
+        let mut out = format!("--- metrics over {secs:.1}s ---\n");
+        out.push_str(&format!("{:<w0$}  {:<w1$}  value\n", "metric", "type"));
+        for [n, k, v] in rows {
+            out.push_str(&format!("{n:<w0$}  {k:<w1$}  {v}\n"));
+        }
+        out
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+impl Exporter for ConsoleExporter {
+    fn name(&self) -> &str {
+        "console"
+    }
+    fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let text = self.render(batch);
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(|e| ExportError::permanent("console", e.to_string()))
+    }
+}

@@ -1,0 +1,306 @@
+//! The pipeline with in-process exporters: intervals, temporality, flush, shutdown,
+//! retries, bounded queues, and files that parse back.
+
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use tallyho::{Buckets, Registry};
+use tallyho_export::{
+    Batch, CallbackExporter, ConsoleExporter, ExportError, Exporter, FileExporter,
+    InMemoryExporter, Pipeline, RetryPolicy, SpyExporter,
+};
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn exports_every_interval_cumulative_and_delta_side_by_side() {
+    let r = Registry::new();
+    let c = r.counter("jobs", "Jobs.").unwrap();
+    let h = r
+        .histogram("took", "Took.", Buckets::new([1.0]).unwrap())
+        .unwrap();
+    let cumulative = InMemoryExporter::new();
+    let delta = InMemoryExporter::delta();
+    let p = Pipeline::builder(r)
+        .interval(Duration::from_millis(20))
+        .exporter(cumulative.clone())
+        .exporter(delta.clone())
+        .start()
+        .unwrap();
+    c.add(5);
+    h.observe(0.5);
+    wait_until("a batch with the first values", || {
+        cumulative
+            .batches()
+            .iter()
+            .any(|b| b.snapshot.value("jobs", &[]) == Some(5.0))
+    });
+    c.add(3);
+    assert!(p.shutdown(Duration::from_secs(5)));
+    let cum = cumulative.batches();
+    assert_eq!(cum.last().unwrap().snapshot.value("jobs", &[]), Some(8.0));
+    for pair in cum.windows(2) {
+        assert!(pair[0].end <= pair[1].start || pair[0].end == pair[1].start);
+        assert!(pair[1].snapshot.value("jobs", &[]) >= pair[0].snapshot.value("jobs", &[]));
+    }
+    // Deltas add up to the total, and periods tile time.
+    let deltas = delta.batches();
+    let sum: f64 = deltas
+        .iter()
+        .map(|b| b.snapshot.value("jobs", &[]).unwrap())
+        .sum();
+    assert_eq!(sum, 8.0);
+    for pair in deltas.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start);
+    }
+    let observed: u64 = deltas
+        .iter()
+        .map(|b| {
+            b.snapshot.family("took").unwrap().series[0]
+                .value
+                .as_histogram()
+                .unwrap()
+                .count
+        })
+        .sum();
+    assert_eq!(observed, 1);
+}
+
+#[test]
+fn flush_exports_now_and_shutdown_calls_exporters() {
+    let r = Registry::new();
+    r.counter("x", "X.").unwrap().inc();
+    let spy = SpyExporter::new();
+    let memory = InMemoryExporter::new();
+    let p = Pipeline::builder(r)
+        .interval(Duration::from_secs(3600))
+        .exporter(spy.clone())
+        .exporter(memory.clone())
+        .start()
+        .unwrap();
+    assert!(p.flush(Duration::from_secs(5)));
+    assert_eq!(memory.batches().len(), 1);
+    assert_eq!(spy.calls().flushes, 1);
+    assert!(p.shutdown(Duration::from_secs(5)));
+    let calls = spy.calls();
+    assert_eq!((calls.exports, calls.shutdowns), (2, 1));
+    assert_eq!(memory.batches().len(), 2);
+}
+
+#[test]
+fn retries_with_backoff_then_counts_outcomes() {
+    let r = Registry::new();
+    let spy = SpyExporter::new();
+    spy.fail_next(2);
+    let p = Pipeline::builder(r.clone())
+        .interval(Duration::from_secs(3600))
+        .retry(RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .exporter(spy.clone())
+        .start()
+        .unwrap();
+    assert!(p.flush(Duration::from_secs(5)));
+    assert_eq!(spy.calls().exports, 3, "two failures, then success");
+    let s = r.snapshot();
+    assert_eq!(
+        s.value("tallyho_exports", &[("exporter", "spy")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        s.value("tallyho_export_failures", &[("exporter", "spy")]),
+        Some(2.0)
+    );
+    // Exhausted retries drop the batch and count it.
+    spy.fail_next(100);
+    assert!(p.flush(Duration::from_secs(5)));
+    let s = r.snapshot();
+    assert_eq!(
+        s.value("tallyho_export_dropped", &[("exporter", "spy")]),
+        Some(1.0)
+    );
+    drop(p);
+}
+
+/// Blocks in `export` until released.
+struct Stuck(Arc<Barrier>, Arc<Mutex<usize>>);
+
+impl Exporter for Stuck {
+    fn name(&self) -> &str {
+        "stuck"
+    }
+    fn export(&mut self, _: &Batch) -> Result<(), ExportError> {
+        let first = {
+            let mut n = self.1.lock().unwrap();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            self.0.wait();
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stuck_exporter_never_blocks_recording_and_its_queue_stays_bounded() {
+    let r = Registry::new();
+    let c = r.counter("hot", "Hot.").unwrap();
+    let release = Arc::new(Barrier::new(2));
+    let exports = Arc::new(Mutex::new(0));
+    let memory = InMemoryExporter::new();
+    let p = Pipeline::builder(r.clone())
+        .interval(Duration::from_millis(2))
+        .queue_capacity(3)
+        .exporter(Stuck(release.clone(), exports.clone()))
+        .exporter(memory.clone())
+        .start()
+        .unwrap();
+    // Recording goes on at full speed while one exporter is stuck.
+    let started = Instant::now();
+    for _ in 0..1_000_000 {
+        c.inc();
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The healthy exporter keeps receiving batches meanwhile.
+    wait_until("the healthy exporter to see the total", || {
+        memory
+            .batches()
+            .iter()
+            .any(|b| b.snapshot.value("hot", &[]) == Some(1_000_000.0))
+    });
+    wait_until("drops on the stuck exporter", || {
+        r.snapshot()
+            .value("tallyho_export_dropped", &[("exporter", "stuck")])
+            .is_some_and(|d| d > 5.0)
+    });
+    release.wait();
+    assert!(p.shutdown(Duration::from_secs(5)));
+    // The stuck exporter got its first batch, at most 3 queued ones, and the final one.
+    let n = *exports.lock().unwrap();
+    assert!(n >= 2, "{n}");
+}
+
+#[test]
+fn json_and_csv_files_parse_back_and_are_pruned() {
+    let dir = std::env::temp_dir().join(format!("tallyho-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = Registry::new();
+    let f = r
+        .metric("jobs", "Jobs.")
+        .counter_family(&["outcome"])
+        .unwrap();
+    f.with(&["ok, \"fine\""]).add(7);
+    r.metric("depth", "Depth.").gauge().unwrap().set(2.5);
+    let p = Pipeline::builder(r)
+        .interval(Duration::from_secs(3600))
+        .exporter(FileExporter::json(dir.join("json"), 2))
+        .exporter(FileExporter::csv(dir.join("csv"), 2))
+        .start()
+        .unwrap();
+    for _ in 0..4 {
+        assert!(p.flush(Duration::from_secs(5)));
+    }
+    drop(p);
+    for sub in ["json", "csv"] {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "{sub}: kept {names:?}");
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")));
+    }
+    let newest = std::fs::read_dir(dir.join("json"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap();
+    let fams = json["families"].as_array().unwrap();
+    let jobs = fams.iter().find(|f| f["name"] == "jobs").unwrap();
+    assert_eq!(jobs["series"][0]["labels"]["outcome"], "ok, \"fine\"");
+    assert_eq!(jobs["series"][0]["value"], 7);
+    let csv_file = std::fs::read_dir(dir.join("csv"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let csv = std::fs::read_to_string(csv_file).unwrap();
+    assert!(
+        csv.starts_with("timestamp_ms,name,type,labels,value"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",depth,gauge,") && l.contains(",2.5,")),
+        "{csv}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn callback_and_console() {
+    let r = Registry::new();
+    let c = r.counter("reqs", "Requests.").unwrap();
+    let h = r
+        .histogram(
+            "lat",
+            "Latency.",
+            Buckets::new([0.1, 0.5, 1.0, 5.0]).unwrap(),
+        )
+        .unwrap();
+    for v in [0.05, 0.05, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 2.0] {
+        h.observe(v);
+    }
+    c.add(10);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let p = Pipeline::builder(r.clone())
+        .interval(Duration::from_secs(3600))
+        .exporter(CallbackExporter::new(move |b: &Batch| {
+            s2.lock()
+                .unwrap()
+                .push(b.snapshot.value("reqs", &[]).unwrap());
+        }))
+        .start()
+        .unwrap();
+    assert!(p.flush(Duration::from_secs(5)));
+    c.add(5);
+    assert!(p.shutdown(Duration::from_secs(5)));
+    assert_eq!(*seen.lock().unwrap(), vec![10.0, 15.0]);
+
+    let mut console = ConsoleExporter::to_writer(Box::new(std::io::sink()));
+    let snap = r.snapshot();
+    let start = snap.time - Duration::from_secs(10);
+    let batch = |snapshot, start, end| Batch {
+        snapshot,
+        start,
+        end,
+        temporality: tallyho_export::Temporality::Cumulative,
+    };
+    console.render(&batch(snap.clone(), start, snap.time));
+    c.add(20);
+    let later = r.snapshot();
+    let table = console.render(&batch(
+        later.clone(),
+        snap.time,
+        snap.time + Duration::from_secs(10),
+    ));
+    assert!(
+        table.contains("reqs") && table.contains("35 (2.000/s)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("count=10 mean=0.6000 p50=0.5000 p90=1 p99=4.6000"),
+        "{table}"
+    );
+}
