@@ -35,6 +35,7 @@ mod exporter;
 mod files;
 mod pipeline;
 pub mod quantile;
+pub mod statsd;
 
 pub use callback::CallbackExporter;
 pub use console::ConsoleExporter;
