@@ -452,6 +452,16 @@ impl MetricBuilder<'_> {
         self
     }
 
+    fn meta<'a>(&'a self, full: &'a str, kind: MetricKind, signature: String) -> Meta<'a> {
+        Meta {
+            name: full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature,
+        }
+    }
+
     fn type_name<M>() -> &'static str {
         let full = std::any::type_name::<M>();
         full.rsplit("::").next().unwrap_or(full)
@@ -481,13 +491,7 @@ impl MetricBuilder<'_> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
         let buckets = self.buckets_or_default();
-        let meta = Meta {
-            name: &full,
-            help: &self.help,
-            unit: &self.unit,
-            kind,
-            signature: self.signature::<M>(&[]),
-        };
+        let meta = self.meta(&full, kind, self.signature::<M>(&[]));
         if !self.registry.shared.enabled {
             return Ok(M::noop_ref().clone());
         }
@@ -514,13 +518,7 @@ impl MetricBuilder<'_> {
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
         let buckets = self.buckets_or_default();
-        let meta = Meta {
-            name: &full,
-            help: &self.help,
-            unit: &self.unit,
-            kind,
-            signature: self.signature::<M>(labels),
-        };
+        let meta = self.meta(&full, kind, self.signature::<M>(labels));
         if !self.registry.shared.enabled {
             return Ok(Family::noop());
         }
@@ -542,19 +540,16 @@ impl MetricBuilder<'_> {
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
         self.check_labels(&full, &names)?;
         let buckets = self.buckets_or_default();
-        let meta = Meta {
-            name: &full,
-            help: &self.help,
-            unit: &self.unit,
+        let meta = self.meta(
+            &full,
             kind,
-            signature: format!("typed {}", self.signature::<M>(&names)),
-        };
+            format!("typed {}", self.signature::<M>(&names)),
+        );
         if !self.registry.shared.enabled {
             return Ok(TypedFamily::noop());
         }
         let handle = self.registry.register(meta, || {
-            let f = TypedFamily::<M, L>::new(&buckets);
-            let read = f.readable().expect("a new typed family is live");
+            let (f, read) = TypedFamily::<M, L>::new(&buckets);
             (Some(f), read)
         })?;
         Ok(handle.unwrap_or_else(TypedFamily::noop))
@@ -653,13 +648,7 @@ impl MetricBuilder<'_> {
         read: Box<dyn Fn() -> PointValue<'static> + Send + Sync>,
     ) -> Result<(), Error> {
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
-        let meta = Meta {
-            name: &full,
-            help: &self.help,
-            unit: &self.unit,
-            kind,
-            signature: "observable with labels []".to_owned(),
-        };
+        let meta = self.meta(&full, kind, "observable with labels []".to_owned());
         if !self.registry.shared.enabled {
             return Ok(());
         }

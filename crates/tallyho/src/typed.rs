@@ -142,20 +142,23 @@ impl<M: Instrument, L: LabelSet> std::fmt::Debug for TypedFamily<M, L> {
 }
 
 impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
-    pub(crate) fn new(buckets: &Buckets) -> Self {
-        TypedFamily {
-            inner: Some(Arc::new(Typed {
-                names: L::names().into_iter().map(Into::into).collect(),
-                keys: (0..L::COUNT)
-                    .map(|i| crate::text::render(L::names().into_iter().zip(L::values(i))))
-                    .collect(),
-                children: (0..L::COUNT)
-                    .map(|_| M::create(buckets, L::COUNT <= STRIPED_TYPED_MAX))
-                    .collect(),
-                start: SystemTime::now(),
-            })),
+    /// A live family and the reader the registry collects it through.
+    pub(crate) fn new(buckets: &Buckets) -> (Self, Arc<dyn Readable>) {
+        let typed = Arc::new(Typed {
+            names: L::names().into_iter().map(Into::into).collect(),
+            keys: (0..L::COUNT)
+                .map(|i| crate::text::render(L::names().into_iter().zip(L::values(i))))
+                .collect(),
+            children: (0..L::COUNT)
+                .map(|_| M::create(buckets, L::COUNT <= STRIPED_TYPED_MAX))
+                .collect(),
+            start: SystemTime::now(),
+        });
+        let family = TypedFamily {
+            inner: Some(typed.clone()),
             _labels: PhantomData,
-        }
+        };
+        (family, typed)
     }
 
     /// A family whose children record nothing.
@@ -176,10 +179,6 @@ impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
                 .unwrap_or_else(|| M::noop_ref()),
             None => M::noop_ref(),
         }
-    }
-
-    pub(crate) fn readable(&self) -> Option<Arc<dyn Readable>> {
-        self.inner.clone().map(|t| t as Arc<dyn Readable>)
     }
 }
 
@@ -241,7 +240,7 @@ mod tests {
 
     #[test]
     fn family_records_per_label_set() {
-        let f = TypedFamily::<Counter, (Color, Size)>::new(&Buckets::default());
+        let (f, _) = TypedFamily::<Counter, (Color, Size)>::new(&Buckets::default());
         f.get((Color::Blue, Size::L)).add(3);
         assert_eq!(f.get((Color::Blue, Size::L)).get(), 3);
         assert_eq!(f.get((Color::Red, Size::L)).get(), 0);
