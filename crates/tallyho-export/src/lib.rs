@@ -33,6 +33,7 @@ mod delta;
 mod doubles;
 mod exporter;
 mod files;
+pub mod otlp;
 mod pipeline;
 pub mod quantile;
 pub mod statsd;
