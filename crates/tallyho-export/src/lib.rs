@@ -35,7 +35,9 @@ mod exporter;
 mod files;
 pub mod otlp;
 mod pipeline;
+pub mod pushgateway;
 pub mod quantile;
+pub mod remote_write;
 pub mod statsd;
 
 pub use callback::CallbackExporter;

@@ -1,0 +1,359 @@
+//! The Prometheus Pushgateway: each batch pushed as Prometheus text to one *group*, for
+//! batch jobs that end before any scrape and for programs behind a firewall.
+//!
+//! # The request
+//!
+//! A group is a job name and optional *grouping labels*; its URL is
+//!
+//! ```text
+//! <base>/metrics/job/<job>{/<label name>/<label value>}
+//! ```
+//!
+//! Names and values are percent-encoded (every byte outside `A-Z a-z 0-9 - . _ ~`). A value
+//! that holds a `/`, or is empty, cannot travel that way (the Pushgateway splits the decoded
+//! path on `/`; `.` and `..` would be taken as path steps), so it is sent in the
+//! Pushgateway's base64 form instead: `@base64` after the
+//! name and the value base64url-encoded (RFC 4648 URL-safe alphabet, no padding; `=` for an
+//! empty value). A job with a `/` likewise goes as `/metrics/job@base64/<encoded>`:
+//!
+//! ```text
+//! job "nightly", instance "db-1", path "/var/tmp"
+//!   → /metrics/job/nightly/instance/db-1/path@base64/L3Zhci90bXA
+//! ```
+//!
+//! The body is the batch's snapshot in Prometheus text format 0.0.4
+//! ([`tallyho_encode::prometheus`]), sent with its content type. The Pushgateway adds the
+//! grouping labels (and `job`) to every pushed series.
+//!
+//! [`PushMethod::Put`] (the default) replaces every metric of the group with the pushed ones,
+//! so metrics that stopped being reported disappear; [`PushMethod::Post`] replaces only the
+//! metric families present in the push and keeps the group's others.
+//! [`PushgatewayExporter::delete`] removes the group.
+//!
+//! The exporter is always cumulative: the Pushgateway keeps the last push and serves it to
+//! Prometheus like a scrape.
+//!
+//! # Errors
+//!
+//! Connection failures, timeouts, HTTP 5xx and 429 are [retryable](ExportError::Retryable);
+//! other statuses outside 2xx (400 for metrics inconsistent with those in other groups, 401
+//! for wrong credentials, ...) are [permanent](ExportError::Permanent), with the status and
+//! the start of the response body.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tallyho::Registry;
+//! use tallyho_export::pushgateway::{PushMethod, PushgatewayExporter};
+//! use tallyho_export::Pipeline;
+//!
+//! let registry = Registry::new();
+//! let rows = registry.counter("rows_loaded", "Rows loaded.")?;
+//! let exporter = PushgatewayExporter::builder()
+//!     .url("http://127.0.0.1:9091")
+//!     .job("nightly_import")
+//!     .grouping_label("instance", "db-1")
+//!     .method(PushMethod::Put)
+//!     .build()?;
+//! let pipeline = Pipeline::builder(registry).exporter(exporter).start()?;
+//! rows.add(1200);
+//! pipeline.shutdown(Duration::from_secs(10)); // pushes the final totals
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::exporter::{Batch, ExportError, Exporter, Temporality};
+use crate::remote_write::{basic_auth_value, check_url, http_agent, send_as, USER_AGENT};
+
+/// The exporter's name, in logs, errors and the pipeline's self-metrics.
+const NAME: &str = "pushgateway";
+
+/// The timeout used when none is set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a push treats the metrics already in the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PushMethod {
+    /// `PUT`: the push replaces every metric of the group.
+    #[default]
+    Put,
+    /// `POST`: the push replaces only the metric families it carries.
+    Post,
+}
+
+impl PushMethod {
+    /// The HTTP method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushMethod::Put => "PUT",
+            PushMethod::Post => "POST",
+        }
+    }
+}
+
+/// Why an exporter could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No base URL was given.
+    #[error("no Pushgateway URL given")]
+    MissingUrl,
+    /// No job name, or an empty one, was given.
+    #[error("no job name given")]
+    MissingJob,
+    /// The URL does not parse, or is not `http`/`https`.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A grouping label name is not a valid Prometheus label name, is reserved (`job`,
+    /// `__…`), or is given twice.
+    #[error("invalid grouping label name {0:?}")]
+    InvalidLabel(String),
+}
+
+/// Settings for a [`PushgatewayExporter`].
+#[derive(Debug, Clone)]
+pub struct PushgatewayBuilder {
+    url: Option<String>,
+    job: Option<String>,
+    grouping: Vec<(String, String)>,
+    method: PushMethod,
+    auth: Option<String>,
+    timeout: Duration,
+}
+
+/// Pushes each batch to a Pushgateway group. See the [module docs](self).
+pub struct PushgatewayExporter {
+    agent: ureq::Agent,
+    url: String,
+    method: PushMethod,
+    auth: Option<String>,
+    body: Vec<u8>,
+}
+
+impl std::fmt::Debug for PushgatewayExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushgatewayExporter")
+            .field("url", &self.url)
+            .field("method", &self.method)
+            .field("auth", &self.auth.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushgatewayExporter {
+    /// Settings for an exporter; [`url`](PushgatewayBuilder::url) and
+    /// [`job`](PushgatewayBuilder::job) are required.
+    pub fn builder() -> PushgatewayBuilder {
+        PushgatewayBuilder {
+            url: None,
+            job: None,
+            grouping: Vec::new(),
+            method: PushMethod::Put,
+            auth: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The group's URL, where pushes go.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Deletes the group and all its metrics from the Pushgateway.
+    ///
+    /// # Errors
+    /// As [`export`](Exporter::export).
+    pub fn delete(&self) -> Result<(), ExportError> {
+        send_as(
+            NAME,
+            &self.agent,
+            "DELETE",
+            &self.url,
+            &self.headers(None),
+            None,
+        )
+    }
+
+    fn headers(&self, content_type: Option<&str>) -> Vec<(String, String)> {
+        let mut headers = vec![("User-Agent".to_owned(), USER_AGENT.to_owned())];
+        if let Some(content_type) = content_type {
+            headers.push(("Content-Type".to_owned(), content_type.to_owned()));
+        }
+        if let Some(auth) = &self.auth {
+            headers.push(("Authorization".to_owned(), auth.clone()));
+        }
+        headers
+    }
+}
+
+impl PushgatewayBuilder {
+    /// The Pushgateway's base URL, such as `http://127.0.0.1:9091` (required). A path is
+    /// kept (for a Pushgateway behind a prefix); a trailing `/` is not.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The job name, the first part of the group (required).
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// Adds a grouping label (`instance`, ...); call once per label. Order is kept in the
+    /// URL; the Pushgateway does not care about it.
+    pub fn grouping_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.grouping.push((name.into(), value.into()));
+        self
+    }
+
+    /// `PUT` (the default) or `POST`.
+    pub fn method(mut self, method: PushMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Sends `Authorization: Basic …` with these credentials.
+    pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
+        self.auth = Some(basic_auth_value(user.as_ref(), password.as_ref()));
+        self
+    }
+
+    /// The limit for each request, connecting included (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and makes the exporter.
+    ///
+    /// # Errors
+    /// No URL or job, a URL that does not parse, or a bad grouping label name.
+    pub fn build(self) -> Result<PushgatewayExporter, BuildError> {
+        let base = self.url.ok_or(BuildError::MissingUrl)?;
+        let job = self
+            .job
+            .filter(|j| !j.is_empty())
+            .ok_or(BuildError::MissingJob)?;
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, _) in &self.grouping {
+            if !valid_label_name(name) || name == "job" || seen.contains(&name.as_str()) {
+                return Err(BuildError::InvalidLabel(name.clone()));
+            }
+            seen.push(name);
+        }
+        let pairs: Vec<(&str, &str)> = self
+            .grouping
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let url = format!("{}{}", base.trim_end_matches('/'), group_path(&job, &pairs));
+        let agent = http_agent(self.timeout);
+        check_url(&agent, &url).map_err(|e| match e {
+            crate::remote_write::BuildError::InvalidUrl { reason, .. } => BuildError::InvalidUrl {
+                url: base.clone(),
+                reason,
+            },
+            other => BuildError::InvalidUrl {
+                url: base.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+        Ok(PushgatewayExporter {
+            agent,
+            url,
+            method: self.method,
+            auth: self.auth,
+            body: Vec::new(),
+        })
+    }
+}
+
+impl Exporter for PushgatewayExporter {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn temporality(&self) -> Temporality {
+        Temporality::Cumulative
+    }
+
+    fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.body.clear();
+        tallyho_encode::prometheus::encode(&mut self.body, &batch.snapshot)
+            .map_err(|e| ExportError::permanent(NAME, format!("encoding failed: {e}")))?;
+        let headers = self.headers(Some(tallyho_encode::prometheus::CONTENT_TYPE));
+        send_as(
+            NAME,
+            &self.agent,
+            self.method.as_str(),
+            &self.url,
+            &headers,
+            Some(&self.body),
+        )
+    }
+}
+
+/// The path of a group, from `/metrics/job/` on: `job` and each `(name, value)` encoded as
+/// described in the [module docs](self).
+///
+/// ```
+/// use tallyho_export::pushgateway::group_path;
+///
+/// assert_eq!(
+///     group_path("nightly", &[("instance", "db 1"), ("path", "/var/tmp"), ("empty", "")]),
+///     "/metrics/job/nightly/instance/db%201/path@base64/L3Zhci90bXA/empty@base64/=",
+/// );
+/// assert_eq!(group_path("a/b", &[]), "/metrics/job@base64/YS9i");
+/// ```
+pub fn group_path(job: &str, labels: &[(&str, &str)]) -> String {
+    let mut path = String::from("/metrics");
+    push_pair(&mut path, "job", job);
+    for (name, value) in labels {
+        push_pair(&mut path, name, value);
+    }
+    path
+}
+
+fn push_pair(path: &mut String, name: &str, value: &str) {
+    path.push('/');
+    percent_encode(path, name);
+    if value.is_empty() {
+        path.push_str("@base64/=");
+    } else if value.contains('/') || value == "." || value == ".." {
+        path.push_str("@base64/");
+        path.push_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value));
+    } else {
+        path.push('/');
+        percent_encode(path, value);
+    }
+}
+
+fn percent_encode(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        }
+    }
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__` (reserved).
+fn valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.starts_with("__")
+}
