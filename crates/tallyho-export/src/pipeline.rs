@@ -367,6 +367,12 @@ impl Worker {
             capacity,
             dropped: metrics.dropped.with(&[&name]).clone(),
         });
+        // Create the series now, so the first snapshot already shows them at zero.
+        let (exports, failures, dropped) = (
+            metrics.exports.with(&[&name]).clone(),
+            metrics.failures.with(&[&name]).clone(),
+            metrics.dropped.with(&[&name]).clone(),
+        );
         let q = queue.clone();
         let thread = std::thread::Builder::new()
             .name(format!("tallyho-export-{name}"))
@@ -375,9 +381,9 @@ impl Worker {
                     delta: DeltaState::default(),
                     last_end: started,
                     jitter: seed(),
-                    exports: metrics.exports.with(&[&name]).clone(),
-                    failures: metrics.failures.with(&[&name]).clone(),
-                    dropped: metrics.dropped.with(&[&name]).clone(),
+                    exports,
+                    failures,
+                    dropped,
                 };
                 while let Some(job) = q.pop() {
                     match job {

@@ -758,3 +758,114 @@ fn group_paths_and_builder_checks() {
     let e = base().job("j").basic_auth("u", "hunter2").build().unwrap();
     assert!(!format!("{e:?}").contains("aHVudGVyMg")); // no credentials in Debug
 }
+
+// ---------------------------------------------------------------------------------------
+// Faults: the receiver goes away mid-run and comes back.
+
+impl Pushgateway {
+    /// Kills the process and starts a new one on the same port (state is not persisted).
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::File::create(self.dir.0.join("log2")).unwrap();
+        self.child = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .arg("--persistence.file=")
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.wait_ready().expect("restarted pushgateway ready");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn totals_are_exact_after_the_receiver_was_down_and_recording_never_blocked() {
+    let mut pg = Pushgateway::start();
+    let r = Registry::new();
+    let work = r.counter("work_done", "Work done.").unwrap();
+    let exporter = PushgatewayExporter::builder()
+        .url(pg.url())
+        .job("faults")
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let p = Pipeline::builder(r.clone())
+        .interval(Duration::from_millis(20))
+        .queue_capacity(2)
+        .retry(tallyho_export::RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .exporter(exporter)
+        .start()
+        .unwrap();
+
+    // A thread records all along and notes the slowest 10,000 increments.
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorder = {
+        let (work, stop) = (work.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut total = 0u64;
+            let mut slowest = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                for _ in 0..10_000 {
+                    work.inc();
+                }
+                total += 10_000;
+                slowest = slowest.max(t.elapsed());
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (total, slowest)
+        })
+    };
+    let pushed = |pg: &Pushgateway| -> Option<f64> {
+        let groups = pg.groups();
+        let group = groups.first()?;
+        value(group, "work_done_total").parse().ok()
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait("first push", &|| pushed(&pg).is_some_and(|v| v > 0.0));
+
+    // The receiver goes down: exports fail, retries give up, the queue drops old snapshots.
+    pg.stop();
+    wait("failures and drops while down", &|| {
+        let s = r.snapshot();
+        let dropped = s.value("tallyho_export_dropped", &[("exporter", "pushgateway")]);
+        dropped.is_some_and(|d| d >= 3.0)
+    });
+    pg.restart();
+
+    stop.store(true, Ordering::Relaxed);
+    let (total, slowest) = recorder.join().unwrap();
+    assert!(p.flush(Duration::from_secs(10)));
+    // Cumulative state: the first export after the outage carries the exact total.
+    assert_eq!(pushed(&pg), Some(total as f64));
+    assert_eq!(work.get(), total);
+    assert!(
+        slowest < Duration::from_millis(500),
+        "10,000 increments took {slowest:?} while the receiver was down"
+    );
+    let s = r.snapshot();
+    assert!(
+        s.value("tallyho_export_failures", &[("exporter", "pushgateway")])
+            .unwrap()
+            >= 3.0
+    );
+    drop(p);
+}
