@@ -1,0 +1,288 @@
+//! `tallyho`: the agent. Serves host, process and StatsD metrics on `/metrics`, and pushes
+//! them to the configured targets.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tallyho::Registry;
+use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
+
+mod config;
+mod statsd;
+
+use config::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tallyho",
+    version,
+    about = "Metrics agent: host metrics, StatsD in, Prometheus and push out"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address for /metrics and /health (overrides the file and TALLYHO_LISTEN).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// StatsD UDP address, or "" to disable.
+    #[arg(long, global = true)]
+    statsd: Option<String>,
+    /// Seconds between collections and pushes.
+    #[arg(long, global = true)]
+    interval: Option<f64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the agent (the default).
+    Serve,
+    /// Validate a configuration file; exit code 2 when it is bad.
+    CheckConfig {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Collect once and print.
+    Snapshot {
+        /// table, prometheus, openmetrics, json or csv.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Some(Command::CheckConfig { file }) = &cli.command {
+        std::process::exit(check_config(file));
+    }
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tallyho: bad configuration: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Snapshot { format }) => snapshot(&config, &format),
+        _ => serve(&config),
+    };
+    if let Err(e) = result {
+        eprintln!("tallyho: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn check_config(file: &PathBuf) -> i32 {
+    match std::fs::read_to_string(file) {
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            2
+        }
+        Ok(text) => match Config::from_toml(&text) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                2
+            }
+        },
+    }
+}
+
+/// Defaults, then the file, then the environment, then flags.
+fn load(cli: &Cli) -> Result<Config, String> {
+    let mut config = match &cli.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    config.apply_env()?;
+    if let Some(v) = &cli.listen {
+        config.listen = v.clone();
+    }
+    if let Some(v) = &cli.statsd {
+        config.statsd = v.clone();
+    }
+    if let Some(v) = cli.interval {
+        config.interval_seconds = v;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn registry(config: &Config) -> anyhow::Result<Registry> {
+    let registry = Registry::builder()
+        .constant_label("service", config.service.clone())
+        .build()?;
+    Ok(registry)
+}
+
+fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
+    let registry = registry(config)?;
+    let snapshot = registry.snapshot();
+    if format == "table" {
+        let batch = tallyho_export::Batch {
+            start: snapshot.time,
+            end: snapshot.time,
+            snapshot,
+            temporality: tallyho_export::Temporality::Cumulative,
+        };
+        print!(
+            "{}",
+            ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch)
+        );
+        return Ok(());
+    }
+    let format: tallyho_encode::Format = format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    format.encode(&mut out, &snapshot)?;
+    Ok(())
+}
+
+fn serve(config: &Config) -> anyhow::Result<()> {
+    let registry = registry(config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // StatsD in.
+    let statsd = if config.statsd.is_empty() {
+        None
+    } else {
+        let socket = std::net::UdpSocket::bind(&config.statsd)
+            .with_context(|| format!("binding StatsD on {}", config.statsd))?;
+        tracing::info!(addr = %socket.local_addr()?, "StatsD listening");
+        let ingest = statsd::Ingest::new(&registry)?;
+        let stop = stop.clone();
+        Some(
+            std::thread::Builder::new()
+                .name("statsd".into())
+                .spawn(move || {
+                    statsd::serve(&socket, &ingest, &stop);
+                })?,
+        )
+    };
+
+    // Push out.
+    let mut pipeline = Pipeline::builder(registry.clone()).interval(config.interval());
+    let e = &config.export;
+    if e.console {
+        pipeline = pipeline.exporter(ConsoleExporter::stdout());
+    }
+    let keep = if e.keep_files == 0 { 100 } else { e.keep_files };
+    if let Some(dir) = &e.json_dir {
+        pipeline = pipeline.exporter(FileExporter::json(dir, keep));
+    }
+    if let Some(dir) = &e.csv_dir {
+        pipeline = pipeline.exporter(FileExporter::csv(dir, keep));
+    }
+    if let Some(endpoint) = &e.otlp_endpoint {
+        let otlp = tallyho_export::otlp::OtlpExporter::builder()
+            .from_env()
+            .endpoint(endpoint.clone())
+            .service_name(config.service.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("otlp: {e}"))?;
+        pipeline = pipeline.exporter(otlp);
+    }
+    if let Some(url) = &e.remote_write_url {
+        let rw = tallyho_export::remote_write::RemoteWriteExporter::builder()
+            .url(url.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("remote write: {e}"))?;
+        pipeline = pipeline.exporter(rw);
+    }
+    if let Some(url) = &e.pushgateway_url {
+        let pg = tallyho_export::pushgateway::PushgatewayExporter::builder()
+            .url(url.clone())
+            .job(config.service.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("pushgateway: {e}"))?;
+        pipeline = pipeline.exporter(pg);
+    }
+    let pipeline = pipeline.start()?;
+
+    // Pull: /metrics and /health, until SIGINT or SIGTERM.
+    let auth = if !config.auth.bearer_token.is_empty() {
+        tallyho_http::Auth::bearer(config.auth.bearer_token.clone())
+    } else if !config.auth.user.is_empty() {
+        tallyho_http::Auth::basic(config.auth.user.clone(), config.auth.password.clone())
+    } else {
+        tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?
+    };
+    let endpoint = tallyho_http::Endpoint::new(registry.clone()).auth(auth);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /health");
+        let app = endpoint
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum_serve(listener, app).await
+    })?;
+
+    tracing::info!("stopping: final export");
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = statsd {
+        let _ = t.join();
+    }
+    if !pipeline.shutdown(Duration::from_secs(10)) {
+        tracing::warn!("some exporters did not finish within 10 s");
+    }
+    Ok(())
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

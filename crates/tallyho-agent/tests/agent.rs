@@ -1,0 +1,222 @@
+//! The `tallyho` binary end to end on 127.0.0.1: StatsD in (valid and malformed lines),
+//! /metrics out, configuration errors with exit code 2, and a final export on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tallyho");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+}
+
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn statsd_in_metrics_out_and_final_export_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("tallyho-agent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"agent-test\"\n[host]\nenabled = false\n[export]\njson_dir = {:?}\n",
+            dir.join("out")
+        ),
+    )
+    .unwrap();
+    let (http, udp) = (free_port(), free_udp_port());
+    let mut agent = Agent(
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{http}")])
+            .args(["--statsd", &format!("127.0.0.1:{udp}")])
+            .args(["--interval", "3600"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(http, "/health").is_none() {
+        assert!(Instant::now() < deadline, "agent did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |d: &str| client.send_to(d.as_bytes(), ("127.0.0.1", udp)).unwrap();
+    send("jobs.done:1|c\njobs.done:4|c|@0.5\nqueue.depth:7|g\nqueue.depth:-2|g");
+    send("api.latency:250|ms|#route:/users\napi.latency:750|ms|#route:/users");
+    send("this is not statsd\nbad:1|q\nusers.seen:alice|s\nusers.seen:bob|s");
+    send("\u{ff}\u{fe}");
+
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sample(&text, "tallyho_statsd_lines_total{service=\"agent-test\"} ") != Some(11.0) {
+        assert!(
+            Instant::now() < deadline,
+            "statsd lines not all seen:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        text = http_get(http, "/metrics").unwrap_or_default();
+    }
+    let s = "service=\"agent-test\"";
+    assert_eq!(
+        sample(&text, &format!("jobs_done_total{{{s}}} ")),
+        Some(9.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, &format!("queue_depth{{{s}}} ")), Some(5.0));
+    assert_eq!(sample(&text, &format!("users_seen{{{s}}} ")), Some(2.0));
+    let lat = format!("api_latency_seconds_count{{{s},route=\"/users\"}} ");
+    assert_eq!(sample(&text, &lat), Some(2.0), "{text}");
+    let lat_sum = format!("api_latency_seconds_sum{{{s},route=\"/users\"}} ");
+    assert_eq!(sample(&text, &lat_sum), Some(1.0));
+    // Two unparseable lines and one datagram that is not UTF-8.
+    assert_eq!(
+        sample(
+            &text,
+            &format!("tallyho_statsd_malformed_lines_total{{{s}}} ")
+        ),
+        Some(3.0)
+    );
+
+    // SIGTERM: stop, export a final batch, exit 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &agent.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(code) = agent.0.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agent did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(code.success(), "exit status {code}");
+    let files: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one final export: {files:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let jobs = json["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "jobs_done")
+        .unwrap();
+    assert_eq!(jobs["series"][0]["value"], 9.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("tallyho-agent-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "listen = \"127.0.0.1:1\"\n\n[host]\nnamng = \"node\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("namng") && err.contains("line 4"), "{err}");
+    // The same file given to `serve` also exits 2.
+    let out = Command::new(BIN)
+        .args(["--config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A bad flag value too.
+    let out = Command::new(BIN)
+        .args(["--listen", "nowhere", "snapshot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "interval_seconds = 5\n[export]\nconsole = true\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn snapshot_prints_each_format() {
+    for format in ["prometheus", "openmetrics", "json", "csv", "table"] {
+        let out = Command::new(BIN)
+            .args(["snapshot", "--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["snapshot", "--format", "openmetrics"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("# EOF\n"));
+    let out = Command::new(BIN)
+        .args(["snapshot", "--format", "xml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
