@@ -12,10 +12,8 @@ use clap::{Parser, Subcommand};
 use tallyho::Registry;
 use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
 
-mod config;
-mod statsd;
-
-use config::Config;
+use tallyho_agent::config::Config;
+use tallyho_agent::statsd;
 
 #[derive(Parser, Debug)]
 #[command(
