@@ -474,6 +474,9 @@ fn prometheus_stores_what_is_pushed_and_promql_reads_it_back() {
 
     // Directly: the sample carries the batch's end, to the millisecond.
     jobs.add(3);
+    // The pipeline's final export on drop carries its own timestamp; a new sample in the
+    // same millisecond would be a "duplicate sample for timestamp" to Prometheus.
+    std::thread::sleep(Duration::from_millis(5));
     let batch = batch_of(&registry);
     let mut direct = exporter(&prometheus.write_url());
     direct.export(&batch).unwrap();
