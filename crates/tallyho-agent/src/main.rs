@@ -131,6 +131,20 @@ fn registry(config: &Config) -> anyhow::Result<Registry> {
     let registry = Registry::builder()
         .constant_label("service", config.service.clone())
         .build()?;
+    if config.host.enabled {
+        let naming = if config.host.naming == "node" {
+            tallyho_host::Naming::Node
+        } else {
+            tallyho_host::Naming::Otel
+        };
+        let host = tallyho_host::HostCollector::new(
+            tallyho_host::HostConfig::default()
+                .with_root(config.host.root.clone())
+                .with_naming(naming),
+        );
+        tracing::info!(gpu = host.gpu_status(), "host metrics on");
+        registry.register_collector(host);
+    }
     Ok(registry)
 }
 

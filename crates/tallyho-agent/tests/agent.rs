@@ -220,3 +220,44 @@ fn snapshot_prints_each_format() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn host_metrics_in_both_namings() {
+    let out = Command::new(BIN)
+        .args(["snapshot", "--format", "prometheus"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("system_cpu_time_seconds_total{service=\"tallyho\",cpu=\"0\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("process_open_file_descriptors{service=\"tallyho\"}"),
+        "{text}"
+    );
+    let dir = std::env::temp_dir().join(format!("tallyho-agent-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("node.toml");
+    std::fs::write(&cfg, "[host]\nnaming = \"node\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "snapshot",
+            "--format",
+            "prometheus",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("node_memory_MemTotal_bytes{service=\"tallyho\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("node_cpu_seconds_total{service=\"tallyho\",cpu=\"0\",mode=\"user\"}"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,485 @@
+//! Host metrics for tallyho: CPU, memory, disk, filesystem, network, load average, one
+//! process and NVIDIA GPUs, read from Linux `/proc`, `statvfs` and NVML at collection time.
+//!
+//! [`HostCollector`] is a [`tallyho::Collector`]: register it and every collection reads
+//! the files afresh.
+//!
+//! ```
+//! use tallyho::Registry;
+//! use tallyho_host::{HostCollector, HostConfig, Naming};
+//!
+//! let registry = Registry::new();
+//! registry.register_collector(HostCollector::new(HostConfig::default()));
+//! // Or node_exporter's names, reading a host's /proc mounted at /host/proc:
+//! let node = HostConfig::default().with_naming(Naming::Node).with_root("/host");
+//! # let _ = node;
+//! let snapshot = registry.snapshot();
+//! # let _ = snapshot;
+//! ```
+//!
+//! # Where the numbers come from
+//!
+//! Every file is read under [`HostConfig::root`] (default `/`), so a container can point
+//! the collector at a host's `/proc` mounted elsewhere and tests can point it at captured
+//! files. Parsing is done by [`procfs_core`], which reads from any path.
+//!
+//! | collector    | files (under the root)                                  |
+//! |--------------|---------------------------------------------------------|
+//! | `cpu`        | `proc/stat`                                             |
+//! | `load`       | `proc/loadavg`                                          |
+//! | `memory`     | `proc/meminfo`                                          |
+//! | `disk`       | `proc/diskstats`                                        |
+//! | `filesystem` | `proc/mounts`, then `statvfs(2)` of `<root>/<mountpoint>` |
+//! | `network`    | `proc/net/dev`                                          |
+//! | `process`    | `proc/<pid>/{stat,status,fd/,limits}`, `proc/stat` (boot time) |
+//! | `gpu`        | NVML (`libnvidia-ml.so.1`, loaded at run time; feature `gpu`) |
+//!
+//! CPU times in `/proc` are in clock ticks; they are divided by the ticks per second of
+//! the running system (`sysconf(_SC_CLK_TCK)`, read through `rustix`; `USER_HZ`, which is
+//! 100 on every mainstream Linux architecture).
+//!
+//! A file that is missing or does not parse drops that collector's families from this
+//! collection only (see [`HostCollector::last_errors`]); a collection never fails and never
+//! panics.
+//!
+//! # Names
+//!
+//! [`Naming::Otel`] (the default) uses the OpenTelemetry semantic conventions for system and
+//! process metrics as of v1.21 (the version the conventions tell existing instrumentations
+//! to keep while the system conventions are experimental), rendered the Prometheus way:
+//! dots become `_`, the unit is appended (`s` → `_seconds`, `By` → `_bytes`, `1` →
+//! `_ratio`) and the encoders add `_total` to counters. Attributes use short label names.
+//!
+//! | family (counters without `_total`)     | kind          | labels                              |
+//! |----------------------------------------|---------------|-------------------------------------|
+//! | `system_cpu_time_seconds`              | counter       | `cpu`, `state` = user, nice, system, idle, iowait, interrupt (irq + softirq), steal |
+//! | `system_cpu_utilization_ratio`         | gauge         | `cpu`, `state`; from the second collection on, over the interval since the previous one |
+//! | `system_cpu_context_switches`          | counter       |                                     |
+//! | `system_processes_created`             | counter       |                                     |
+//! | `system_cpu_load_average_1m`, `_5m`, `_15m` | gauge    |                                     |
+//! | `system_memory_usage_bytes`            | up-down       | `state` = used, free, buffers, cached (they add up to the total; used = total − free − buffers − cached) |
+//! | `system_memory_utilization_ratio`      | gauge         | `state`, as above, over the total   |
+//! | `system_memory_limit_bytes`            | up-down       | (`MemTotal`)                        |
+//! | `system_linux_memory_available_bytes`  | up-down       | (`MemAvailable`)                    |
+//! | `system_paging_usage_bytes`            | up-down       | `state` = used, free (swap)         |
+//! | `system_paging_utilization_ratio`      | gauge         | `state` (only with swap)            |
+//! | `system_disk_io_bytes`                 | counter       | `device`, `direction` = read, write |
+//! | `system_disk_operations`               | counter       | `device`, `direction`               |
+//! | `system_disk_operation_time_seconds`   | counter       | `device`, `direction`               |
+//! | `system_disk_merged`                   | counter       | `device`, `direction`               |
+//! | `system_disk_io_time_seconds`          | counter       | `device`                            |
+//! | `system_filesystem_usage_bytes`        | up-down       | `device`, `mountpoint`, `type`, `mode` = rw, ro, `state` = used, free, reserved |
+//! | `system_filesystem_inodes_usage`       | up-down       | as above with `state` = used, free  |
+//! | `system_network_io_bytes`              | counter       | `device`, `direction` = receive, transmit |
+//! | `system_network_packets`, `_errors`, `_dropped` | counter | `device`, `direction`            |
+//! | `process_cpu_time_seconds`             | counter       | `state` = user, system              |
+//! | `process_memory_usage_bytes`           | up-down       | (resident set size)                 |
+//! | `process_memory_virtual_bytes`         | up-down       |                                     |
+//! | `process_threads`                      | up-down       |                                     |
+//! | `process_open_file_descriptors`        | up-down       |                                     |
+//! | `process_start_time_seconds`           | gauge         | (Unix time)                         |
+//!
+//! [`Naming::Node`] uses the Prometheus node_exporter's names, labels and units for CPU
+//! (`node_cpu_seconds_total{cpu,mode}`, `node_cpu_guest_seconds_total`,
+//! `node_context_switches_total`, `node_forks_total`, `node_boot_time_seconds`,
+//! `node_procs_running`, `node_procs_blocked`), load (`node_load1`, `node_load5`,
+//! `node_load15`), memory (one gauge per `/proc/meminfo` line: `node_memory_<Field>_bytes`,
+//! or `node_memory_<Field>` for lines without a unit, with `Active(anon)` spelled
+//! `Active_anon`), disks (`node_disk_read_bytes_total`, `node_disk_written_bytes_total`,
+//! `node_disk_reads_completed_total`, `node_disk_writes_completed_total`,
+//! `node_disk_reads_merged_total`, `node_disk_writes_merged_total`,
+//! `node_disk_read_time_seconds_total`, `node_disk_write_time_seconds_total`,
+//! `node_disk_io_time_seconds_total`, `node_disk_io_time_weighted_seconds_total`,
+//! `node_disk_io_now`), filesystems (`node_filesystem_size_bytes`, `_free_bytes`,
+//! `_avail_bytes`, `_files`, `_files_free`, `_readonly`, `_device_error`, labelled
+//! `device`, `fstype`, `mountpoint`) and network (`node_network_receive_bytes_total`, and
+//! `receive`/`transmit` × `bytes`, `packets`, `errs`, `drop`, `fifo`, `frame`/`colls`,
+//! `compressed`, `multicast`/`carrier`, labelled `device`). The process collector uses the
+//! Prometheus client libraries' names (`process_cpu_seconds_total`,
+//! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
+//! `process_max_fds`, `process_start_time_seconds`). There is no CPU utilization under
+//! this naming, as node_exporter has none.
+//!
+//! GPU families are the same under both namings: see [`gpu`](crate#gpus).
+//!
+//! # Which disks and filesystems
+//!
+//! Both namings follow node_exporter's default rules, so their numbers can be compared:
+//!
+//! - disks: every `/proc/diskstats` line except devices matching
+//!   `^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$` (RAM disks, loop devices, floppies
+//!   and partitions of whole disks that are already counted);
+//! - filesystems: every `/proc/mounts` entry except the file system types `autofs`,
+//!   `binfmt_misc`, `bpf`, `cgroup`, `cgroup2`, `configfs`, `debugfs`, `devpts`, `devtmpfs`,
+//!   `fusectl`, `hugetlbfs`, `iso9660`, `mqueue`, `nsfs`, `overlay`, `proc`, `procfs`,
+//!   `pstore`, `rpc_pipefs`, `securityfs`, `selinuxfs`, `squashfs`, `sysfs`, `tracefs`, and
+//!   except mount points under `/dev`, `/proc`, `/sys`, `/run/credentials/`,
+//!   `/var/lib/docker/` and `/var/lib/containers/storage/`. `tmpfs` is kept (it uses
+//!   memory that users run out of). An entry repeated with the same device, mount point
+//!   and type is reported once. `statvfs` runs on a helper thread; a mount that does not
+//!   answer within [`HostConfig::filesystem_timeout`] is skipped (and not asked again
+//!   until the stuck call returns), so a dead network mount cannot hang a scrape.
+//!
+//! # GPUs
+//!
+//! With the `gpu` feature (on by default), NVIDIA GPUs are read through NVML, which
+//! `nvml-wrapper` loads at run time: building needs no NVIDIA software, and a machine
+//! without the driver or without a GPU simply has no GPU families
+//! ([`HostCollector::gpu_status`] says why). Per GPU, labelled `gpu` (the NVML index) and
+//! `uuid`:
+//!
+//! | family                        | kind    | meaning                                     |
+//! |-------------------------------|---------|---------------------------------------------|
+//! | `hw_gpu_utilization_ratio`    | gauge   | share of the last sample period a kernel ran |
+//! | `hw_gpu_memory_usage_bytes`   | up-down | device memory in use                        |
+//! | `hw_gpu_memory_limit_bytes`   | up-down | device memory installed                     |
+//! | `hw_gpu_temperature_celsius`  | gauge   | die temperature                             |
+//! | `hw_gpu_power_watts`          | gauge   | power draw                                  |
+//! | `hw_gpu_energy_joules`        | counter | energy since the driver loaded              |
+//! | `hw_gpu_clock_hertz`          | gauge   | current clock, label `type` = graphics, sm, memory |
+//!
+//! A reading the GPU does not support is left out.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cpu;
+mod disk;
+mod fam;
+mod filesystem;
+mod gpu;
+mod load;
+mod memory;
+mod network;
+mod process;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tallyho::FamilySnapshot;
+
+/// Which names the families get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    /// OpenTelemetry semantic conventions, Prometheus-style (`system_cpu_time_seconds_total`).
+    #[default]
+    Otel,
+    /// The Prometheus node_exporter's names (`node_cpu_seconds_total`).
+    Node,
+}
+
+/// What `statvfs(2)` says of a filesystem: the numbers the filesystem collector uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FsStats {
+    /// Bytes per block (`f_frsize`).
+    pub block_size: u64,
+    /// Blocks in the filesystem (`f_blocks`).
+    pub blocks: u64,
+    /// Free blocks (`f_bfree`), including those reserved for the superuser.
+    pub blocks_free: u64,
+    /// Blocks free to unprivileged users (`f_bavail`).
+    pub blocks_available: u64,
+    /// Inodes (`f_files`).
+    pub files: u64,
+    /// Free inodes (`f_ffree`).
+    pub files_free: u64,
+}
+
+impl FsStats {
+    /// `statvfs(2)` of `path`, through `rustix`.
+    ///
+    /// # Errors
+    /// The system call's error.
+    pub fn of(path: &Path) -> io::Result<FsStats> {
+        let s = rustix::fs::statvfs(path)?;
+        let block_size = if s.f_frsize == 0 {
+            s.f_bsize
+        } else {
+            s.f_frsize
+        };
+        Ok(FsStats {
+            block_size,
+            blocks: s.f_blocks,
+            blocks_free: s.f_bfree,
+            blocks_available: s.f_bavail,
+            files: s.f_files,
+            files_free: s.f_ffree,
+        })
+    }
+}
+
+/// A replacement for `statvfs(2)`, given the path `<root>/<mountpoint>`: for tests, or for
+/// reading sizes some other way.
+pub type StatvfsFn = Arc<dyn Fn(&Path) -> io::Result<FsStats> + Send + Sync>;
+
+/// What a [`HostCollector`] reads, where, and how it names it. Every collector is on by
+/// default.
+#[derive(Clone)]
+pub struct HostConfig {
+    /// The directory holding `proc/` (and under which mount points are `statvfs`ed);
+    /// default `/`.
+    pub root: PathBuf,
+    /// The names of the families; default [`Naming::Otel`].
+    pub naming: Naming,
+    /// CPU times, utilization, context switches and forks (`proc/stat`).
+    pub cpu: bool,
+    /// Memory and swap (`proc/meminfo`).
+    pub memory: bool,
+    /// Block device I/O (`proc/diskstats`).
+    pub disk: bool,
+    /// Filesystem sizes and inodes (`proc/mounts` and `statvfs`).
+    pub filesystem: bool,
+    /// Network interface counters (`proc/net/dev`).
+    pub network: bool,
+    /// Load averages (`proc/loadavg`).
+    pub load: bool,
+    /// One process's CPU, memory, threads, descriptors and start time.
+    pub process: bool,
+    /// NVIDIA GPUs through NVML (needs the `gpu` feature).
+    pub gpu: bool,
+    /// The process to report; `None` (the default) is `proc/self`, this process when the
+    /// root is `/`.
+    pub pid: Option<u32>,
+    /// How long one collection waits for all `statvfs` calls; default 5 seconds.
+    pub filesystem_timeout: Duration,
+    /// Replaces `statvfs(2)` ([`FsStats::of`]) when set.
+    pub statvfs: Option<StatvfsFn>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            root: PathBuf::from("/"),
+            naming: Naming::Otel,
+            cpu: true,
+            memory: true,
+            disk: true,
+            filesystem: true,
+            network: true,
+            load: true,
+            process: true,
+            gpu: true,
+            pid: None,
+            filesystem_timeout: Duration::from_secs(5),
+            statvfs: None,
+        }
+    }
+}
+
+impl fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("root", &self.root)
+            .field("naming", &self.naming)
+            .field("cpu", &self.cpu)
+            .field("memory", &self.memory)
+            .field("disk", &self.disk)
+            .field("filesystem", &self.filesystem)
+            .field("network", &self.network)
+            .field("load", &self.load)
+            .field("process", &self.process)
+            .field("gpu", &self.gpu)
+            .field("pid", &self.pid)
+            .field("filesystem_timeout", &self.filesystem_timeout)
+            .field("statvfs", &self.statvfs.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl HostConfig {
+    /// Every collector on, reading `/`, OpenTelemetry names (the same as `default()`).
+    pub fn new() -> Self {
+        HostConfig::default()
+    }
+
+    /// Every collector off, to switch on one by one.
+    pub fn none() -> Self {
+        HostConfig {
+            cpu: false,
+            memory: false,
+            disk: false,
+            filesystem: false,
+            network: false,
+            load: false,
+            process: false,
+            gpu: false,
+            ..HostConfig::default()
+        }
+    }
+
+    /// Reads `<root>/proc/...` instead of `/proc/...`.
+    #[must_use]
+    pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = root.into();
+        self
+    }
+
+    /// Sets the naming.
+    #[must_use]
+    pub fn with_naming(mut self, naming: Naming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// Reports process `pid` instead of `self`.
+    #[must_use]
+    pub fn with_pid(mut self, pid: u32) -> Self {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// Replaces `statvfs(2)`.
+    #[must_use]
+    pub fn with_statvfs(
+        mut self,
+        f: impl Fn(&Path) -> io::Result<FsStats> + Send + Sync + 'static,
+    ) -> Self {
+        self.statvfs = Some(Arc::new(f));
+        self
+    }
+
+    pub(crate) fn proc_path(&self, rel: &str) -> PathBuf {
+        self.root.join("proc").join(rel)
+    }
+}
+
+/// Collects host metrics at every collection; see the [crate documentation](crate).
+pub struct HostCollector {
+    config: HostConfig,
+    ticks_per_second: u64,
+    cpu_previous: Mutex<cpu::Previous>,
+    statvfs_busy: filesystem::Busy,
+    boot_time: Mutex<Option<u64>>,
+    gpu: gpu::Gpu,
+    errors: Mutex<Vec<(&'static str, String)>>,
+}
+
+impl fmt::Debug for HostCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostCollector")
+            .field("config", &self.config)
+            .field("gpu_status", &self.gpu.status())
+            .finish_non_exhaustive()
+    }
+}
+
+type CollectResult = Result<Vec<FamilySnapshot>, Box<dyn std::error::Error + Send + Sync>>;
+
+impl HostCollector {
+    /// A collector with these settings. With `gpu` on, tries to load NVML now (once).
+    pub fn new(config: HostConfig) -> Self {
+        let ticks = rustix::param::clock_ticks_per_second();
+        let gpu = gpu::Gpu::new(config.gpu);
+        HostCollector {
+            ticks_per_second: if ticks == 0 { 100 } else { ticks },
+            cpu_previous: Mutex::new(cpu::Previous::default()),
+            statvfs_busy: filesystem::Busy::default(),
+            boot_time: Mutex::new(None),
+            gpu,
+            errors: Mutex::new(Vec::new()),
+            config,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Whether GPU metrics are being read, or why not (disabled, built without the `gpu`
+    /// feature, NVML not found, no GPU).
+    pub fn gpu_status(&self) -> &str {
+        self.gpu.status()
+    }
+
+    /// The collectors whose families the last collection left out, with the reason
+    /// (a missing or malformed file, for example).
+    pub fn last_errors(&self) -> Vec<(&'static str, String)> {
+        lock(&self.errors).clone()
+    }
+
+    /// Boot time in Unix seconds, from `proc/stat`, read once.
+    pub(crate) fn boot_time(&self) -> Option<u64> {
+        let mut cached = lock(&self.boot_time);
+        if cached.is_none() {
+            let text = std::fs::read_to_string(self.config.proc_path("stat")).ok()?;
+            *cached = text
+                .lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse().ok());
+        }
+        *cached
+    }
+
+    pub(crate) fn boot_start(&self) -> SystemTime {
+        self.boot_time()
+            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn run(
+        &self,
+        name: &'static str,
+        enabled: bool,
+        out: &mut Vec<FamilySnapshot>,
+        errors: &mut Vec<(&'static str, String)>,
+        f: impl FnOnce(&Self) -> CollectResult,
+    ) {
+        if !enabled {
+            return;
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        match result {
+            Ok(Ok(families)) => out.extend(families.into_iter().filter(|f| !f.series.is_empty())),
+            Ok(Err(e)) => errors.push((name, e.to_string())),
+            Err(_) => errors.push((name, "panicked while parsing".to_owned())),
+        }
+    }
+}
+
+impl tallyho::Collector for HostCollector {
+    fn collect(&self) -> Vec<FamilySnapshot> {
+        let c = &self.config;
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        self.run("cpu", c.cpu, &mut out, &mut errors, cpu::collect);
+        self.run("load", c.load, &mut out, &mut errors, load::collect);
+        self.run("memory", c.memory, &mut out, &mut errors, memory::collect);
+        self.run("disk", c.disk, &mut out, &mut errors, disk::collect);
+        self.run(
+            "filesystem",
+            c.filesystem,
+            &mut out,
+            &mut errors,
+            filesystem::collect,
+        );
+        self.run(
+            "network",
+            c.network,
+            &mut out,
+            &mut errors,
+            network::collect,
+        );
+        self.run(
+            "process",
+            c.process,
+            &mut out,
+            &mut errors,
+            process::collect,
+        );
+        self.run("gpu", c.gpu, &mut out, &mut errors, |h| Ok(h.gpu.collect()));
+        *lock(&self.errors) = errors;
+        out
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads a whole file under the root.
+pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
