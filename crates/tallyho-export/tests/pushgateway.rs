@@ -3,61 +3,22 @@
 //! the request's shape and status codes.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tallyho::{Buckets, Registry};
 use tallyho_export::pushgateway::{group_path, BuildError, PushMethod, PushgatewayExporter};
-use tallyho_export::{Batch, Exporter, Pipeline, Temporality};
+use tallyho_export::{Exporter, Pipeline, Temporality};
+
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: temp dirs, free ports, a child-process guard, a fake HTTP server.
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tallyho-{what}-{}-{}-{nanos}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The user, password and bcrypt hash (cost 5) of the basic-auth test. The hash was made with
-/// crypt(3) (libxcrypt), as `perl -e 'print crypt("s3cret", "$2b$05$abcdefghijklmnopqrstuu")'`;
-/// no bcrypt crate or Python module is available here to make one at test time.
 const USER: &str = "pusher";
 const PASSWORD: &str = "s3cret";
 const BCRYPT: &str = "$2b$05$abcdefghijklmnopqrstuuLK7U1u6pVRmL7L1BBM2aS35PSZnDXlK";
@@ -219,143 +180,6 @@ fn basic(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
 }
-
-fn batch_of(registry: &Registry) -> Batch {
-    let snapshot = registry.snapshot();
-    Batch {
-        start: snapshot.time - Duration::from_secs(60),
-        end: snapshot.time,
-        snapshot,
-        temporality: Temporality::Cumulative,
-    }
-}
-
-/// One request as the fake server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A std-only HTTP server on 127.0.0.1 answering every request with a set status, recording
-/// what it got; stopped on drop.
-struct FakeServer {
-    port: u16,
-    reply: Arc<Mutex<(u16, String)>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FakeServer {
-    fn start(status: u16, body: &str) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let reply = Arc::new(Mutex::new((status, body.to_owned())));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (reply, seen, stop) = (reply.clone(), seen.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(mut stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let Some(request) = read_request(&stream) else {
-                        continue;
-                    };
-                    seen.lock().unwrap().push(request);
-                    let (status, body) = reply.lock().unwrap().clone();
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\n\
-                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-            })
-        };
-        FakeServer {
-            port,
-            reply,
-            seen,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn set_reply(&self, status: u16, body: &str) {
-        *self.reply.lock().unwrap() = (status, body.to_owned());
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (n, v) = line.split_once(':')?;
-        headers.push((n.trim().to_owned(), v.trim().to_owned()));
-    }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Seen {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Against the Pushgateway.
 
 const ODD: &str = "say \"hi\" \\ 온도 ✓";
 
@@ -646,12 +470,12 @@ fn basic_auth_against_a_pushgateway_web_config() {
 
 #[test]
 fn request_shape_and_status_codes() {
-    let server = FakeServer::start(200, "");
+    let server = FakeServer::start(Some((200, "")));
     let registry = Registry::new();
     registry.counter("c", "C.").unwrap().add(2);
     let batch = batch_of(&registry);
     let mut exporter = PushgatewayExporter::builder()
-        .url(format!("{}/prefix", server.url()))
+        .url(server.url("/prefix"))
         .job("j")
         .grouping_label("instance", "x")
         .method(PushMethod::Post)

@@ -3,13 +3,7 @@
 //! std-only server for headers, status codes and timeouts.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use prost::Message as _;
@@ -18,45 +12,13 @@ use tallyho::{Buckets, Registry};
 use tallyho_encode::number::unix_millis;
 use tallyho_export::remote_write::proto::{Label, MetricType, WriteRequest};
 use tallyho_export::remote_write::{self, BuildError, RemoteWriteExporter};
-use tallyho_export::{Batch, Exporter, Pipeline, Temporality};
+use tallyho_export::{Exporter, Pipeline, Temporality};
+
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: temp dirs, free ports, a child-process guard, a fake HTTP server.
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tallyho-{what}-{}-{}-{nanos}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A Prometheus server on 127.0.0.1, killed (and its data removed) on drop.
 struct Prometheus {
@@ -187,154 +149,12 @@ fn seconds(t: SystemTime) -> f64 {
     unix_millis(t) as f64 / 1000.0
 }
 
-/// One request as the fake server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn write_request(&self) -> WriteRequest {
-        let raw = snap::raw::Decoder::new()
-            .decompress_vec(&self.body)
-            .expect("body is block snappy");
-        WriteRequest::decode(raw.as_slice()).expect("body is a WriteRequest")
-    }
-}
-
-/// A std-only HTTP server on 127.0.0.1 answering every request with a set status (or not
-/// at all), recording what it got; stopped on drop.
-struct FakeServer {
-    port: u16,
-    reply: Arc<Mutex<Option<(u16, String)>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FakeServer {
-    /// Answers `status` with `body`; `None` accepts and never answers.
-    fn start(reply: Option<(u16, &str)>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let reply = Arc::new(Mutex::new(reply.map(|(s, b)| (s, b.to_owned()))));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (reply, seen, stop) = (reply.clone(), seen.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut held = Vec::new();
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let Some(request) = read_request(&stream) else {
-                        continue;
-                    };
-                    seen.lock().unwrap().push(request);
-                    let answer = reply.lock().unwrap().clone();
-                    match answer {
-                        Some((status, body)) => {
-                            let mut stream = stream;
-                            let _ = write!(
-                                stream,
-                                "HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\n\
-                                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                                body.len()
-                            );
-                        }
-                        // Keep the connection open and silent.
-                        None => held.push(stream),
-                    }
-                }
-            })
-        };
-        FakeServer {
-            port,
-            reply,
-            seen,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn set_reply(&self, status: u16, body: &str) {
-        *self.reply.lock().unwrap() = Some((status, body.to_owned()));
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (n, v) = line.split_once(':')?;
-        headers.push((n.trim().to_owned(), v.trim().to_owned()));
-    }
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Seen {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-fn batch_of(registry: &Registry) -> Batch {
-    let snapshot = registry.snapshot();
-    Batch {
-        start: snapshot.time - Duration::from_secs(60),
-        end: snapshot.time,
-        snapshot,
-        temporality: Temporality::Cumulative,
-    }
+/// The body of a request as the `WriteRequest` it carries.
+fn write_request(seen: &Seen) -> WriteRequest {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&seen.body)
+        .expect("body is block snappy");
+    WriteRequest::decode(raw.as_slice()).expect("body is a WriteRequest")
 }
 
 fn exporter(url: &str) -> RemoteWriteExporter {
@@ -554,7 +374,7 @@ fn request_has_the_protocol_headers_and_a_sorted_snappy_protobuf_body() {
     assert_eq!(req.header("Authorization"), Some("Bearer tok"));
     assert_eq!(req.header("X-Scope-OrgID"), Some("tenant-7"));
 
-    let write = req.write_request();
+    let write = write_request(req);
     assert_eq!(
         write,
         remote_write::write_request(&batch.snapshot, unix_millis(batch.end), true)
@@ -687,7 +507,7 @@ fn basic_auth_header_and_user_headers() {
             .count(),
         1
     );
-    let write = req.write_request();
+    let write = write_request(req);
     assert!(write.metadata.is_empty());
     assert_eq!(
         write.timeseries[0].labels,
@@ -715,7 +535,7 @@ fn large_batches_are_split() {
         .build()
         .unwrap();
     exporter.export(&batch_of(&registry)).unwrap();
-    let parts: Vec<WriteRequest> = server.seen().iter().map(Seen::write_request).collect();
+    let parts: Vec<WriteRequest> = server.seen().iter().map(write_request).collect();
     let sizes: Vec<usize> = parts.iter().map(|p| p.timeseries.len()).collect();
     assert_eq!(sizes, [10, 10, 5]);
     assert_eq!(parts[0].metadata.len(), 1);
@@ -817,8 +637,8 @@ fn the_pipeline_retries_a_503_until_it_succeeds() {
     let seen = server.seen();
     assert!(seen.len() >= 3, "{}", seen.len());
     // Every attempt carried the same batch.
-    let first = seen[0].write_request();
-    assert!(seen.iter().all(|s| s.write_request() == first));
+    let first = write_request(&seen[0]);
+    assert!(seen.iter().all(|s| write_request(s) == first));
     assert!(first
         .timeseries
         .iter()
