@@ -1,0 +1,15 @@
+use tallyho_macros::{counted, timed};
+
+#[timed(name = "9lives")]
+fn a() {}
+
+#[counted(name = "with space")]
+fn b() {}
+
+#[counted(name = "x", name = "y")]
+fn c() {}
+
+#[timed]
+fn café() {}
+
+fn main() {}
