@@ -306,6 +306,32 @@ impl Histogram {
         f()
     }
 
+    /// Wraps `fut` so that the time from its first poll to its completion is recorded.
+    /// A future dropped before it completes (cancelled) records nothing.
+    ///
+    /// ```
+    /// # let h = tallyho::Histogram::new(&tallyho::Buckets::default_seconds());
+    /// # async fn fetch() -> u32 { 7 }
+    /// # async fn run(h: tallyho::Histogram) {
+    /// let value = h.time_async(fetch()).await;
+    /// # }
+    /// ```
+    pub fn time_async<F: std::future::Future>(
+        &self,
+        fut: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        let histogram = self.clone();
+        async move {
+            // The clock is read only for a live histogram, and only once polled.
+            let start = histogram.0.as_ref().map(|_| Instant::now());
+            let out = fut.await;
+            if let Some(start) = start {
+                histogram.observe_duration(start.elapsed());
+            }
+            out
+        }
+    }
+
     /// The finite bucket bounds (empty for a no-op histogram).
     pub fn bounds(&self) -> &[f64] {
         self.0.as_ref().map_or(&[], |c| &c.bounds)
@@ -460,6 +486,33 @@ mod tests {
         assert_eq!(count, 3);
         assert!(sum >= d.as_secs_f64());
         assert_eq!(Histogram::noop().start_timer().stop(), Duration::ZERO);
+    }
+
+    /// Polls a future once with a waker that does nothing.
+    fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        f.poll(&mut std::task::Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn time_async_records_completion_not_cancellation() {
+        let hist = h(&[1.0]);
+        let mut done = std::pin::pin!(hist.time_async(async { 5 }));
+        assert_eq!(poll_once(done.as_mut()), std::task::Poll::Ready(5));
+        assert_eq!(hist.count_and_sum().0, 1);
+        // A future that never completes, polled once and then dropped.
+        let mut pending = Box::pin(hist.time_async(std::future::pending::<()>()));
+        assert!(poll_once(pending.as_mut()).is_pending());
+        drop(pending);
+        assert_eq!(
+            hist.count_and_sum().0,
+            1,
+            "a cancelled future is not recorded"
+        );
     }
 
     #[test]
