@@ -75,11 +75,17 @@ type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
 /// [`metrics::with_local_recorder`].
 pub struct TallyhoRecorder(Box<Inner>);
 
+/// Most cached counter handles; beyond it, handles are made per call (still correct).
+const CACHE_LIMIT: usize = 100_000;
+
 struct Inner {
     registry: Registry,
     buckets: Buckets,
     buckets_for: HashMap<String, Buckets>,
     counters: Kind<Counter>,
+    /// Handles already made for a key: repeated `counter!` calls clone one instead of
+    /// looking the series up and allocating a new handle each time.
+    counter_handles: RwLock<HashMap<Key, Arc<CounterHandle>>>,
     gauges: Kind<Gauge>,
     histograms: Kind<Histogram>,
     rejected: Family<Counter>,
@@ -177,6 +183,7 @@ impl TallyhoRecorder {
             buckets: Buckets::default_seconds(),
             buckets_for: HashMap::new(),
             counters: Kind::default(),
+            counter_handles: RwLock::new(HashMap::new()),
             gauges: Kind::default(),
             histograms: Kind::default(),
             rejected,
@@ -348,6 +355,15 @@ impl Recorder for TallyhoRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> MCounter {
+        if let Some(h) = self
+            .0
+            .counter_handles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
+            return MCounter::from_arc(h.clone());
+        }
         let child = self.lookup(&self.0.counters, key, |name, help, unit, labels| {
             let mut b = self.0.registry.metric(name, help);
             if let Some(u) = unit {
@@ -356,7 +372,19 @@ impl Recorder for TallyhoRecorder {
             b.counter_family(labels)
         });
         match child {
-            Some(c) => MCounter::from_arc(Arc::new(CounterHandle(c))),
+            Some(c) => {
+                let handle = Arc::new(CounterHandle(c));
+                let mut cache = self
+                    .0
+                    .counter_handles
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                // Bounded like the families behind it: past the limit, stop caching.
+                if cache.len() < CACHE_LIMIT {
+                    cache.insert(key.clone(), handle.clone());
+                }
+                MCounter::from_arc(handle)
+            }
             None => MCounter::noop(),
         }
     }
