@@ -75,17 +75,36 @@ type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
 /// [`metrics::with_local_recorder`].
 pub struct TallyhoRecorder(Box<Inner>);
 
-/// Most cached counter handles; beyond it, handles are made per call (still correct).
+/// Most cached handles per kind; beyond it, handles are made per call (still correct).
 const CACHE_LIMIT: usize = 100_000;
+
+/// A bounded cache of handles by `metrics::Key`.
+type Handles<H> = RwLock<HashMap<Key, Arc<H>>>;
+
+/// The cached handle for `key`, or one made by `make` (cached while there is room);
+/// `None` when `make` refuses the key.
+fn cached<H>(cache: &Handles<H>, key: &Key, make: impl FnOnce() -> Option<H>) -> Option<Arc<H>> {
+    if let Some(h) = cache.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+        return Some(h.clone());
+    }
+    let handle = Arc::new(make()?);
+    let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+    if cache.len() < CACHE_LIMIT {
+        cache.insert(key.clone(), handle.clone());
+    }
+    Some(handle)
+}
 
 struct Inner {
     registry: Registry,
     buckets: Buckets,
     buckets_for: HashMap<String, Buckets>,
     counters: Kind<Counter>,
-    /// Handles already made for a key: repeated `counter!` calls clone one instead of
-    /// looking the series up and allocating a new handle each time.
-    counter_handles: RwLock<HashMap<Key, Arc<CounterHandle>>>,
+    /// Handles already made for a key: repeated `counter!` (`gauge!`, `histogram!`) calls
+    /// clone one instead of looking the series up and allocating a new handle each time.
+    counter_handles: Handles<CounterHandle>,
+    gauge_handles: Handles<GaugeHandle>,
+    histogram_handles: Handles<HistogramHandle>,
     gauges: Kind<Gauge>,
     histograms: Kind<Histogram>,
     rejected: Family<Counter>,
@@ -183,7 +202,9 @@ impl TallyhoRecorder {
             buckets: Buckets::default_seconds(),
             buckets_for: HashMap::new(),
             counters: Kind::default(),
-            counter_handles: RwLock::new(HashMap::new()),
+            counter_handles: Handles::default(),
+            gauge_handles: Handles::default(),
+            histogram_handles: Handles::default(),
             gauges: Kind::default(),
             histograms: Kind::default(),
             rejected,
@@ -355,71 +376,50 @@ impl Recorder for TallyhoRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> MCounter {
-        if let Some(h) = self
-            .0
-            .counter_handles
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-        {
-            return MCounter::from_arc(h.clone());
-        }
-        let child = self.lookup(&self.0.counters, key, |name, help, unit, labels| {
-            let mut b = self.0.registry.metric(name, help);
-            if let Some(u) = unit {
-                b = b.unit(u);
-            }
-            b.counter_family(labels)
-        });
-        match child {
-            Some(c) => {
-                let handle = Arc::new(CounterHandle(c));
-                let mut cache = self
-                    .0
-                    .counter_handles
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner());
-                // Bounded like the families behind it: past the limit, stop caching.
-                if cache.len() < CACHE_LIMIT {
-                    cache.insert(key.clone(), handle.clone());
+        let handle = cached(&self.0.counter_handles, key, || {
+            self.lookup(&self.0.counters, key, |name, help, unit, labels| {
+                let mut b = self.0.registry.metric(name, help);
+                if let Some(u) = unit {
+                    b = b.unit(u);
                 }
-                MCounter::from_arc(handle)
-            }
-            None => MCounter::noop(),
-        }
+                b.counter_family(labels)
+            })
+            .map(CounterHandle)
+        });
+        handle.map_or_else(MCounter::noop, MCounter::from_arc)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> MGauge {
-        let child = self.lookup(&self.0.gauges, key, |name, help, unit, labels| {
-            let mut b = self.0.registry.metric(name, help);
-            if let Some(u) = unit {
-                b = b.unit(u);
-            }
-            b.gauge_family(labels)
+        let handle = cached(&self.0.gauge_handles, key, || {
+            self.lookup(&self.0.gauges, key, |name, help, unit, labels| {
+                let mut b = self.0.registry.metric(name, help);
+                if let Some(u) = unit {
+                    b = b.unit(u);
+                }
+                b.gauge_family(labels)
+            })
+            .map(GaugeHandle)
         });
-        match child {
-            Some(g) => MGauge::from_arc(Arc::new(GaugeHandle(g))),
-            None => MGauge::noop(),
-        }
+        handle.map_or_else(MGauge::noop, MGauge::from_arc)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> MHistogram {
-        let child = self.lookup(&self.0.histograms, key, |name, help, unit, labels| {
-            let buckets = self
-                .0
-                .buckets_for
-                .get(name)
-                .unwrap_or(&self.0.buckets)
-                .clone();
-            let mut b = self.0.registry.metric(name, help).buckets(buckets);
-            if let Some(u) = unit {
-                b = b.unit(u);
-            }
-            b.histogram_family(labels)
+        let handle = cached(&self.0.histogram_handles, key, || {
+            self.lookup(&self.0.histograms, key, |name, help, unit, labels| {
+                let buckets = self
+                    .0
+                    .buckets_for
+                    .get(name)
+                    .unwrap_or(&self.0.buckets)
+                    .clone();
+                let mut b = self.0.registry.metric(name, help).buckets(buckets);
+                if let Some(u) = unit {
+                    b = b.unit(u);
+                }
+                b.histogram_family(labels)
+            })
+            .map(HistogramHandle)
         });
-        match child {
-            Some(h) => MHistogram::from_arc(Arc::new(HistogramHandle(h))),
-            None => MHistogram::noop(),
-        }
+        handle.map_or_else(MHistogram::noop, MHistogram::from_arc)
     }
 }
