@@ -49,14 +49,6 @@ pub enum Error {
         /// What was asked for.
         requested: String,
     },
-    /// The metric name does not end with the unit it declares.
-    #[error("metric name {name:?} must end with \"_{unit}\" because its unit is {unit:?}")]
-    UnitSuffix {
-        /// The metric name.
-        name: String,
-        /// The declared unit.
-        unit: String,
-    },
     /// A unit that is not a valid name fragment.
     #[error("invalid unit {unit:?}: a unit is made of [a-zA-Z0-9_] and must not be empty")]
     InvalidUnit {
