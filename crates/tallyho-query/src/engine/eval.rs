@@ -88,7 +88,7 @@ impl<'a> Ctx<'a> {
     fn eval_node(&mut self, expr: &Expr, grid: &Grid) -> Result<Val, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; grid.len])),
-            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::StringLiteral(s) => Ok(Val::Str(super::strings::unescape(&s.val))),
             Expr::Paren(p) => self.eval(&p.expr, grid),
             Expr::Unary(u) => self.eval_unary(u, grid),
             Expr::VectorSelector(vs) => self.eval_vector_selector(vs, grid, false),

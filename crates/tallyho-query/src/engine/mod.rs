@@ -14,6 +14,7 @@ mod call;
 mod call_range;
 mod eval;
 mod selector;
+mod strings;
 mod subquery;
 mod value;
 
@@ -164,7 +165,8 @@ impl Engine {
     ) -> Result<Vec<RangeSeries>, QueryError> {
         let grid = self.range_grid(start, end, step)?;
         let expr = parse(query)?;
-        self.range_expr_on(storage, &expr, grid).map(|(v, _)| v)
+        self.range_expr_on(storage, &expr, grid, end)
+            .map(|(v, _)| v)
     }
 
     /// Evaluates a parsed expression as a range query, with what it cost.
@@ -180,7 +182,9 @@ impl Engine {
         step: i64,
     ) -> Result<(Vec<RangeSeries>, QueryStats), QueryError> {
         let grid = self.range_grid(start, end, step)?;
-        self.range_expr_on(storage, expr, grid)
+        // `@ end()` means the `end` asked for, which a step that does not divide the span
+        // leaves after the last step.
+        self.range_expr_on(storage, expr, grid, end)
     }
 
     fn range_grid(&self, start: i64, end: i64, step: i64) -> Result<Grid, QueryError> {
@@ -214,6 +218,7 @@ impl Engine {
         storage: &dyn Storage,
         expr: &Expr,
         grid: Grid,
+        end: i64,
     ) -> Result<(Vec<RangeSeries>, QueryStats), QueryError> {
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}
@@ -228,7 +233,7 @@ impl Engine {
                 )));
             }
         }
-        let mut ctx = Ctx::new(storage, &self.opts, grid.start, grid.end(), Instant::now());
+        let mut ctx = Ctx::new(storage, &self.opts, grid.start, end, Instant::now());
         let val = ctx.eval(expr, &grid)?;
         let stats = QueryStats {
             samples_read: ctx.samples_read,

@@ -1,6 +1,7 @@
 //! Selectors: series are read from the storage once for the whole grid, then each step
 //! finds its sample (instant selectors) or window (range selectors) by moving indexes.
 
+use super::strings::unescape;
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::MatchOp as PMatchOp;
@@ -238,7 +239,7 @@ fn instant_values(
     out
 }
 
-/// The storage matchers of a selector: its name and label matchers.
+/// The storage matchers of a selector: its name and label matchers, values unescaped.
 pub(crate) fn to_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(QueryError::unsupported(
@@ -251,13 +252,15 @@ pub(crate) fn to_matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryErro
     }
     for m in &vs.matchers.matchers {
         let converted = match &m.op {
-            PMatchOp::Equal => Matcher::new(m.name.as_str(), MatchOp::Equal, m.value.as_str())?,
+            PMatchOp::Equal => Matcher::new(m.name.as_str(), MatchOp::Equal, unescape(&m.value))?,
             PMatchOp::NotEqual => {
-                Matcher::new(m.name.as_str(), MatchOp::NotEqual, m.value.as_str())?
+                Matcher::new(m.name.as_str(), MatchOp::NotEqual, unescape(&m.value))?
             }
-            PMatchOp::Re(re) => regex_matcher(&m.name, MatchOp::Regex, &m.value, re.as_str())?,
+            PMatchOp::Re(re) => {
+                regex_matcher(&m.name, MatchOp::Regex, &unescape(&m.value), re.as_str())?
+            }
             PMatchOp::NotRe(re) => {
-                regex_matcher(&m.name, MatchOp::NotRegex, &m.value, re.as_str())?
+                regex_matcher(&m.name, MatchOp::NotRegex, &unescape(&m.value), re.as_str())?
             }
         };
         out.push(converted);

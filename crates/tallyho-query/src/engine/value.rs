@@ -34,11 +34,6 @@ impl Grid {
         self.start
             .saturating_add((i as i64).saturating_mul(self.step))
     }
-
-    /// The last step's time.
-    pub fn end(&self) -> i64 {
-        self.ts(self.len.saturating_sub(1))
-    }
 }
 
 /// One series of an instant-vector node: a value (or none) at every step of the grid.
