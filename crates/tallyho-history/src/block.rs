@@ -1,0 +1,316 @@
+//! Immutable block files: one time range's chunks, written once, read with positional reads.
+//!
+//! # Format (`blocks/<seq>.block`, integers little-endian, varints LEB128)
+//! ```text
+//! "TLYBLK01"                                  8 bytes
+//! chunk data                                   every chunk's bits, series by series
+//! index                                        varint series count, then per series:
+//!                                                labels (count, then name/value strings),
+//!                                                chunk count, then per chunk: zigzag min_t,
+//!                                                max_t - min_t, sample count, offset, length,
+//!                                                crc32 of the chunk's bytes (u32)
+//! footer (44 bytes)                            min_t i64, max_t i64, index offset u64,
+//!                                                index length u64, index crc32 u32,
+//!                                                footer crc32 u32 (of the 36 bytes before),
+//!                                                "TLYB"
+//! ```
+//! A block is written to `.<seq>.block.tmp`, synced, renamed, and the directory synced, so a
+//! crash leaves either no block or a whole one. Opening checks the footer, the index and
+//! every chunk's CRC: a bad footer or index skips the file, a bad chunk skips that chunk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use tallyho_query::{Labels, Matcher, Sample};
+
+use crate::chunk::{Chunk, ChunkIter};
+use crate::codec::{put_str, put_uvarint, put_varint, Reader};
+
+const MAGIC: &[u8; 8] = b"TLYBLK01";
+const FOOTER_MAGIC: &[u8; 4] = b"TLYB";
+const FOOTER_LEN: usize = 44;
+
+#[derive(Debug, Clone)]
+struct ChunkMeta {
+    min_t: i64,
+    max_t: i64,
+    count: u16,
+    offset: u64,
+    len: u32,
+    crc: u32,
+}
+
+#[derive(Debug)]
+struct BlockSeries {
+    labels: Labels,
+    chunks: Vec<ChunkMeta>,
+}
+
+/// An opened block.
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub(crate) path: PathBuf,
+    file: File,
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) bytes: u64,
+    data_min_t: i64,
+    pub(crate) samples: u64,
+    series: Vec<BlockSeries>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+/// Why a block file was skipped or partly skipped.
+#[derive(Debug)]
+pub(crate) struct Damage(pub(crate) String);
+
+/// Writes a block of `series` covering `[min_t, max_t]` as `dir/<seq>.block`.
+pub(crate) fn write(
+    dir: &Path,
+    seq: u64,
+    min_t: i64,
+    max_t: i64,
+    series: &[(Labels, Vec<Chunk>)],
+) -> io::Result<PathBuf> {
+    let path = dir.join(format!("{seq:08}.block"));
+    let tmp = dir.join(format!(".{seq:08}.block.tmp"));
+    let mut data = Vec::with_capacity(1 << 16);
+    data.extend_from_slice(MAGIC);
+    let mut index = Vec::new();
+    put_uvarint(&mut index, series.len() as u64);
+    for (labels, chunks) in series {
+        put_uvarint(&mut index, labels.len() as u64);
+        for (k, v) in labels.iter() {
+            put_str(&mut index, k);
+            put_str(&mut index, v);
+        }
+        put_uvarint(&mut index, chunks.len() as u64);
+        for c in chunks {
+            put_varint(&mut index, c.min_t);
+            put_uvarint(&mut index, c.max_t.wrapping_sub(c.min_t) as u64);
+            put_uvarint(&mut index, u64::from(c.count));
+            put_uvarint(&mut index, data.len() as u64);
+            put_uvarint(&mut index, c.data.len() as u64);
+            index.extend_from_slice(&crc32fast::hash(&c.data).to_le_bytes());
+            data.extend_from_slice(&c.data);
+        }
+    }
+    let index_off = data.len() as u64;
+    data.extend_from_slice(&index);
+    let mut footer = Vec::with_capacity(FOOTER_LEN);
+    footer.extend_from_slice(&min_t.to_le_bytes());
+    footer.extend_from_slice(&max_t.to_le_bytes());
+    footer.extend_from_slice(&index_off.to_le_bytes());
+    footer.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    let fcrc = crc32fast::hash(&footer);
+    footer.extend_from_slice(&fcrc.to_le_bytes());
+    footer.extend_from_slice(FOOTER_MAGIC);
+    data.extend_from_slice(&footer);
+    {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &path)?;
+    crate::wal::sync_dir(dir)?;
+    Ok(path)
+}
+
+fn le_i64(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    i64::from_le_bytes(a)
+}
+
+impl Block {
+    /// Opens and verifies a block; `Err` when it cannot be used at all, otherwise the block
+    /// and a description of skipped chunks, if any.
+    pub(crate) fn open(path: &Path) -> Result<(Block, Option<Damage>), Damage> {
+        let bad = |what: &str| Damage(format!("{}: {what}", path.display()));
+        let data = fs::read(path).map_err(|e| bad(&format!("cannot read: {e}")))?;
+        if data.len() < MAGIC.len() + FOOTER_LEN || &data[..8] != MAGIC {
+            return Err(bad("not a block file (bad magic or too short)"));
+        }
+        let footer = &data[data.len() - FOOTER_LEN..];
+        if &footer[40..] != FOOTER_MAGIC
+            || crc32fast::hash(&footer[..36]).to_le_bytes() != footer[36..40]
+        {
+            return Err(bad("footer corrupted"));
+        }
+        let (min_t, max_t) = (le_i64(&footer[0..]), le_i64(&footer[8..]));
+        let index_off = usize::try_from(le_i64(&footer[16..])).map_err(|_| bad("bad index"))?;
+        let index_len = usize::try_from(le_i64(&footer[24..])).map_err(|_| bad("bad index"))?;
+        let end = index_off
+            .checked_add(index_len)
+            .filter(|&e| e <= data.len() - FOOTER_LEN)
+            .ok_or_else(|| bad("index out of bounds"))?;
+        let index = &data[index_off..end];
+        if crc32fast::hash(index).to_le_bytes() != footer[32..36] {
+            return Err(bad("index corrupted"));
+        }
+        let mut series = parse_index(index).ok_or_else(|| bad("index malformed"))?;
+        let mut skipped = 0usize;
+        for s in &mut series {
+            s.chunks.retain(|c| {
+                let ok = usize::try_from(c.offset)
+                    .ok()
+                    .and_then(|o| data.get(o..o.checked_add(c.len as usize)?))
+                    .is_some_and(|b| o_le(index_off, c) && crc32fast::hash(b) == c.crc);
+                skipped += usize::from(!ok);
+                ok
+            });
+        }
+        let file = File::open(path).map_err(|e| bad(&format!("cannot open: {e}")))?;
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in series.iter().enumerate() {
+            by_name
+                .entry(s.labels.name().to_string())
+                .or_default()
+                .push(i);
+        }
+        let damage = (skipped > 0).then(|| bad(&format!("{skipped} corrupted chunks skipped")));
+        let data_min_t = series
+            .iter()
+            .filter_map(|s| s.chunks.first().map(|c| c.min_t))
+            .min()
+            .unwrap_or(max_t);
+        let samples = series
+            .iter()
+            .flat_map(|s| &s.chunks)
+            .map(|c| u64::from(c.count))
+            .sum();
+        let block = Block {
+            samples,
+            path: path.to_path_buf(),
+            file,
+            min_t,
+            max_t,
+            data_min_t,
+            bytes: data.len() as u64,
+            series,
+            by_name,
+        };
+        Ok((block, damage))
+    }
+
+    /// The oldest sample's time.
+    pub(crate) fn data_min_t(&self) -> i64 {
+        self.data_min_t
+    }
+
+    /// Labels of the series matching `matchers` that have chunks overlapping `[start, end]`.
+    pub(crate) fn series<'a>(
+        &'a self,
+        matchers: &'a [Matcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<&'a Labels> {
+        self.candidates(matchers)
+            .filter(|s| s.chunks.iter().any(|c| c.max_t >= start && c.min_t <= end))
+            .map(|s| &s.labels)
+            .collect()
+    }
+
+    fn candidates<'a>(
+        &'a self,
+        matchers: &'a [Matcher],
+    ) -> Box<dyn Iterator<Item = &'a BlockSeries> + 'a> {
+        let base: Box<dyn Iterator<Item = &BlockSeries>> = match crate::store::name_of(matchers) {
+            Some(n) => Box::new(
+                self.by_name
+                    .get(n)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&i| self.series.get(i)),
+            ),
+            None => Box::new(self.series.iter()),
+        };
+        Box::new(base.filter(move |s| Matcher::all_match(matchers, &s.labels)))
+    }
+
+    /// Adds the samples of matching series in `[start, end]` to `out`.
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        out: &mut BTreeMap<Labels, Vec<Sample>>,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        for s in self.candidates(matchers) {
+            let chunks: Vec<&ChunkMeta> = s
+                .chunks
+                .iter()
+                .filter(|c| c.max_t >= start && c.min_t <= end)
+                .collect();
+            let (Some(&first), Some(&last)) = (chunks.first(), chunks.last()) else {
+                continue;
+            };
+            let span = (last.offset + u64::from(last.len)).saturating_sub(first.offset);
+            buf.resize(span as usize, 0);
+            self.file.read_exact_at(&mut buf, first.offset)?;
+            let samples = out.entry(s.labels.clone()).or_default();
+            for c in chunks {
+                let at = (c.offset - first.offset) as usize;
+                let Some(bytes) = buf.get(at..at + c.len as usize) else {
+                    continue;
+                };
+                samples.extend(
+                    ChunkIter::new(bytes, c.count)
+                        .filter(|&(t, _)| t >= start && t <= end)
+                        .map(|(t, v)| Sample { t, v }),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A chunk must lie in the data section (before the index).
+fn o_le(index_off: usize, c: &ChunkMeta) -> bool {
+    c.offset >= MAGIC.len() as u64 && c.offset + u64::from(c.len) <= index_off as u64
+}
+
+fn parse_index(index: &[u8]) -> Option<Vec<BlockSeries>> {
+    let mut r = Reader::new(index);
+    let n = r.count(2)?;
+    let mut series = Vec::with_capacity(n);
+    for _ in 0..n {
+        let nl = r.count(2)?;
+        let mut pairs = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            pairs.push((r.str()?.to_string(), r.str()?.to_string()));
+        }
+        let nc = r.count(9)?;
+        let mut chunks = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            let min_t = r.varint()?;
+            let max_t = min_t.checked_add(i64::try_from(r.uvarint()?).ok()?)?;
+            let count = u16::try_from(r.uvarint()?).ok()?;
+            let offset = r.uvarint()?;
+            let len = u32::try_from(r.uvarint()?).ok()?;
+            let crc = r.u32_le()?;
+            chunks.push(ChunkMeta {
+                min_t,
+                max_t,
+                count,
+                offset,
+                len,
+                crc,
+            });
+        }
+        series.push(BlockSeries {
+            labels: Labels::new(pairs),
+            chunks,
+        });
+    }
+    r.is_empty().then_some(series)
+}
