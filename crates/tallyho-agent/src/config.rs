@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+
+use crate::units;
 
 /// Everything the agent can be told. Unknown keys in the file are errors.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -24,6 +27,81 @@ pub struct Config {
     pub auth: Auth,
     /// Push targets.
     pub export: Export,
+    /// The embedded history and its query API.
+    pub history: History,
+}
+
+/// `[history]`: samples of every collection kept for PromQL queries.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    /// Keep a history at all (default true).
+    pub enabled: bool,
+    /// How long samples are kept (`"24h"`, or seconds).
+    #[serde(deserialize_with = "retention")]
+    pub retention: Duration,
+    /// Most bytes kept in memory and on disk together (`"256MiB"`, or bytes).
+    #[serde(deserialize_with = "max_bytes")]
+    pub max_bytes: u64,
+    /// Directory of the WAL and blocks (default `data`, as Prometheus' `data/`); empty
+    /// keeps the history in memory only.
+    pub storage_path: PathBuf,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            enabled: true,
+            retention: Duration::from_secs(24 * 3600),
+            max_bytes: 256 << 20,
+            storage_path: PathBuf::from("data"),
+        }
+    }
+}
+
+impl History {
+    /// The directory, or `None` for memory only.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        (!self.storage_path.as_os_str().is_empty()).then_some(self.storage_path.as_path())
+    }
+}
+
+/// A string or a number, as written in the file.
+struct Raw(String);
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Raw;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string such as \"24h\" or \"256MiB\", or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+                Ok(Raw(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+                Ok(Raw(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+                Ok(Raw(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+                Ok(Raw(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let raw = Raw::deserialize(d)?;
+    units::parse_duration(&raw.0).map_err(|e| de::Error::custom(format!("history.retention: {e}")))
+}
+
+fn max_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let raw = Raw::deserialize(d)?;
+    units::parse_bytes(&raw.0).map_err(|e| de::Error::custom(format!("history.max_bytes: {e}")))
 }
 
 /// `[host]`
@@ -80,6 +158,7 @@ impl Default for Config {
             host: Host::default(),
             auth: Auth::default(),
             export: Export::default(),
+            history: History::default(),
         }
     }
 }
@@ -106,7 +185,8 @@ impl Config {
     }
 
     /// Applies the environment: `OTEL_SERVICE_NAME`, `OTEL_METRIC_EXPORT_INTERVAL` (ms),
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `TALLYHO_LISTEN`, `TALLYHO_STATSD`.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `TALLYHO_LISTEN`, `TALLYHO_STATSD`,
+    /// `TALLYHO_STORAGE_PATH` (set but empty: memory only).
     ///
     /// # Errors
     /// A variable with a value that does not parse, named.
@@ -129,6 +209,9 @@ impl Config {
         }
         if let Some(v) = var("TALLYHO_STATSD") {
             self.statsd = v;
+        }
+        if let Ok(v) = std::env::var("TALLYHO_STORAGE_PATH") {
+            self.history.storage_path = PathBuf::from(v);
         }
         self.validate()
     }
@@ -165,6 +248,15 @@ impl Config {
         if self.auth.user.is_empty() != self.auth.password.is_empty() {
             return Err("auth.user and auth.password go together".into());
         }
+        if self.history.retention.is_zero() {
+            return Err("history.retention = 0: must be longer than 0, like \"24h\"".into());
+        }
+        if self.history.max_bytes < 1 << 20 {
+            return Err(format!(
+                "history.max_bytes = {}: must be at least 1MiB",
+                self.history.max_bytes
+            ));
+        }
         Ok(())
     }
 
@@ -189,5 +281,44 @@ mod tests {
         assert!(e.contains("host.naming"), "{e}");
         let c = Config::from_toml("statsd = \"\"\n[export]\nconsole = true\n").unwrap();
         assert!(c.export.console && c.statsd.is_empty());
+    }
+
+    #[test]
+    fn history_keys_accept_units_and_numbers() {
+        let c = Config::default();
+        assert!(c.history.enabled);
+        assert_eq!(c.history.dir(), Some(std::path::Path::new("data")));
+        let c = Config::from_toml(
+            "[history]\nretention = \"1h30m\"\nmax_bytes = \"64MiB\"\nstorage_path = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.history.retention, Duration::from_secs(5400));
+        assert_eq!(c.history.max_bytes, 64 << 20);
+        assert_eq!(c.history.dir(), None);
+        let c = Config::from_toml("[history]\nretention = 600\nmax_bytes = 2097152\n").unwrap();
+        assert_eq!(c.history.retention, Duration::from_secs(600));
+        assert_eq!(c.history.max_bytes, 2 << 20);
+        for (text, key, line) in [
+            (
+                "[history]\nretention = \"forever\"\n",
+                "history.retention",
+                "line 2",
+            ),
+            (
+                "\n[history]\nmax_bytes = \"lots\"\n",
+                "history.max_bytes",
+                "line 3",
+            ),
+            ("[history]\nmax_bytes = true\n", "max_bytes", "line 2"),
+            ("[history]\nenabled = \"yes\"\n", "enabled", "line 2"),
+            ("[history]\nretension = \"1h\"\n", "retension", "line 2"),
+        ] {
+            let e = Config::from_toml(text).unwrap_err();
+            assert!(e.contains(key) && e.contains(line), "{text}: {e}");
+        }
+        let e = Config::from_toml("[history]\nmax_bytes = 1000\n").unwrap_err();
+        assert!(e.contains("history.max_bytes"), "{e}");
+        let e = Config::from_toml("[history]\nretention = 0\n").unwrap_err();
+        assert!(e.contains("history.retention"), "{e}");
     }
 }

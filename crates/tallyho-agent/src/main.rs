@@ -13,7 +13,7 @@ use tallyho::Registry;
 use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
 
 use tallyho_agent::config::Config;
-use tallyho_agent::statsd;
+use tallyho_agent::{history, query, statsd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,6 +53,35 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Run a PromQL query against a running agent (default) or a history directory.
+    Query(QueryCli),
+}
+
+#[derive(clap::Args, Debug)]
+struct QueryCli {
+    /// The PromQL expression, e.g. 'rate(jobs_done_total[5m])'.
+    expr: String,
+    /// Evaluation time: RFC 3339, Unix seconds, `now` or `-5m` (default now).
+    #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["start", "end", "step"])]
+    time: Option<String>,
+    /// Range query from here (default: an hour before --end).
+    #[arg(long, allow_hyphen_values = true)]
+    start: Option<String>,
+    /// Range query end (default now).
+    #[arg(long, allow_hyphen_values = true)]
+    end: Option<String>,
+    /// Range query step: `15s`, `1m` or seconds (default 15s).
+    #[arg(long)]
+    step: Option<String>,
+    /// A running agent (default: http:// and the configured listen address).
+    #[arg(long, conflicts_with = "storage_path")]
+    url: Option<String>,
+    /// Read a history directory instead (not one a running agent holds).
+    #[arg(long)]
+    storage_path: Option<PathBuf>,
+    /// table or json (the API's answer as is).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
 }
 
 fn main() {
@@ -76,6 +105,7 @@ fn main() {
     };
     let result = match cli.command {
         Some(Command::Snapshot { format }) => snapshot(&config, &format),
+        Some(Command::Query(q)) => query(&config, &q),
         _ => serve(&config),
     };
     if let Err(e) = result {
@@ -170,30 +200,49 @@ fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(config: &Config) -> anyhow::Result<()> {
-    let registry = registry(config)?;
-    let stop = Arc::new(AtomicBool::new(false));
-
-    // StatsD in.
-    let statsd = if config.statsd.is_empty() {
-        None
+fn auth(config: &Config) -> anyhow::Result<tallyho_http::Auth> {
+    Ok(if !config.auth.bearer_token.is_empty() {
+        tallyho_http::Auth::bearer(config.auth.bearer_token.clone())
+    } else if !config.auth.user.is_empty() {
+        tallyho_http::Auth::basic(config.auth.user.clone(), config.auth.password.clone())
     } else {
-        let socket = std::net::UdpSocket::bind(&config.statsd)
-            .with_context(|| format!("binding StatsD on {}", config.statsd))?;
-        tracing::info!(addr = %socket.local_addr()?, "StatsD listening");
-        let ingest = statsd::Ingest::new(&registry)?;
-        let stop = stop.clone();
-        Some(
-            std::thread::Builder::new()
-                .name("statsd".into())
-                .spawn(move || {
-                    statsd::serve(&socket, &ingest, &stop);
-                })?,
-        )
-    };
+        tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?
+    })
+}
 
-    // Push out.
+fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
+    let source = match (&q.url, &q.storage_path) {
+        (_, Some(dir)) => query::Source::Dir {
+            path: dir.clone(),
+            retention: config.history.retention,
+            max_bytes: config.history.max_bytes,
+        },
+        (Some(url), None) => query::Source::Url(url.clone()),
+        (None, None) => query::Source::Url(format!("http://{}", config.listen)),
+    };
+    let args = query::QueryArgs {
+        expr: q.expr.clone(),
+        time: q.time.clone(),
+        start: q.start.clone(),
+        end: q.end.clone(),
+        step: q.step.clone(),
+        json: q.format == "json",
+        auth: auth(config)?,
+    };
+    query::run(&args, &source, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// The push pipeline with every configured exporter, the history first.
+fn exporters(
+    config: &Config,
+    registry: &Registry,
+    history: Option<&tallyho_history::History>,
+) -> anyhow::Result<tallyho_export::PipelineBuilder> {
     let mut pipeline = Pipeline::builder(registry.clone()).interval(config.interval());
+    if let Some(h) = history {
+        pipeline = pipeline.exporter(h.exporter());
+    }
     let e = &config.export;
     if e.console {
         pipeline = pipeline.exporter(ConsoleExporter::stdout());
@@ -229,17 +278,51 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("pushgateway: {e}"))?;
         pipeline = pipeline.exporter(pg);
     }
-    let pipeline = pipeline.start()?;
+    Ok(pipeline)
+}
+
+fn serve(config: &Config) -> anyhow::Result<()> {
+    let registry = registry(config)?;
+    let history = history::open(&config.history).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(h) = &history {
+        registry.register_collector(h.metrics());
+        tracing::info!(
+            path = ?config.history.dir(),
+            retention = ?config.history.retention,
+            max_bytes = config.history.max_bytes,
+            "history on"
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // StatsD in.
+    let statsd = if config.statsd.is_empty() {
+        None
+    } else {
+        let socket = std::net::UdpSocket::bind(&config.statsd)
+            .with_context(|| format!("binding StatsD on {}", config.statsd))?;
+        tracing::info!(addr = %socket.local_addr()?, "StatsD listening");
+        let ingest = statsd::Ingest::new(&registry)?;
+        let stop = stop.clone();
+        Some(
+            std::thread::Builder::new()
+                .name("statsd".into())
+                .spawn(move || {
+                    statsd::serve(&socket, &ingest, &stop);
+                })?,
+        )
+    };
+
+    // Push out (and into the history).
+    let pipeline = exporters(config, &registry, history.as_ref())?.start()?;
 
     // Pull: /metrics and /health, until SIGINT or SIGTERM.
-    let auth = if !config.auth.bearer_token.is_empty() {
-        tallyho_http::Auth::bearer(config.auth.bearer_token.clone())
-    } else if !config.auth.user.is_empty() {
-        tallyho_http::Auth::basic(config.auth.user.clone(), config.auth.password.clone())
-    } else {
-        tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?
-    };
-    let endpoint = tallyho_http::Endpoint::new(registry.clone()).auth(auth);
+    let mut endpoint = tallyho_http::Endpoint::new(registry.clone()).auth(auth(config)?);
+    if let Some(h) = &history {
+        endpoint = endpoint
+            .query_api(history::query_api(h))
+            .health_extra(history::health_extra(h, &config.history));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -248,7 +331,7 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /health");
+        tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /health and /api/v1/");
         let app = endpoint
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -262,6 +345,9 @@ fn serve(config: &Config) -> anyhow::Result<()> {
     }
     if !pipeline.shutdown(Duration::from_secs(10)) {
         tracing::warn!("some exporters did not finish within 10 s");
+    }
+    if let Some(h) = history {
+        h.close().context("closing the history")?;
     }
     Ok(())
 }

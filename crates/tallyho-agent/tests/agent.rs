@@ -1,55 +1,13 @@
 //! The `tallyho` binary end to end on 127.0.0.1: StatsD in (valid and malformed lines),
 //! /metrics out, configuration errors with exit code 2, and a final export on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tallyho");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let (head, body) = out.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
-}
-
-fn sample(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
-}
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::*;
 
 #[test]
 fn statsd_in_metrics_out_and_final_export_on_sigterm() {
@@ -60,8 +18,9 @@ fn statsd_in_metrics_out_and_final_export_on_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "service = \"agent-test\"\n[host]\nenabled = false\n[export]\njson_dir = {:?}\n",
-            dir.join("out")
+            "service = \"agent-test\"\n[host]\nenabled = false\n[export]\njson_dir = {:?}\n[history]\nstorage_path = {:?}\n",
+            dir.join("out"),
+            dir.join("data")
         ),
     )
     .unwrap();
@@ -73,6 +32,7 @@ fn statsd_in_metrics_out_and_final_export_on_sigterm() {
             .args(["--statsd", &format!("127.0.0.1:{udp}")])
             .args(["--interval", "3600"])
             .env("RUST_LOG", "warn")
+            .current_dir(&dir)
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),

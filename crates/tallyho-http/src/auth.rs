@@ -108,6 +108,19 @@ impl Auth {
         }
     }
 
+    /// The `Authorization` header value a client sends to satisfy these credentials
+    /// (`None` for [`Auth::None`]).
+    pub fn authorization(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            Auth::Bearer { token } => Some(format!("Bearer {token}")),
+            Auth::Basic { user, password } => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+        }
+    }
+
     /// The `WWW-Authenticate` challenge for a refused request.
     pub(crate) fn challenge(&self) -> &'static str {
         match self {
@@ -148,6 +161,10 @@ mod tests {
         assert!(!t.allows(&headers("Bearer tok2")));
         assert!(!t.allows(&headers(&format!("Basic {good}"))));
         assert!(Auth::None.allows(&HeaderMap::new()));
+        for auth in [b.clone(), t.clone()] {
+            assert!(auth.allows(&headers(&auth.authorization().unwrap())));
+        }
+        assert_eq!(Auth::None.authorization(), None);
         assert!(!format!("{b:?}{t:?}").contains("s3cret"));
     }
 }

@@ -22,18 +22,25 @@
 //!   collection's duration and size, and overflowed-cardinality counts.
 //! - Off by default: basic or bearer authentication (401 with `WWW-Authenticate` and no
 //!   data otherwise), a per-client rate limit (429).
+//! - With [`Endpoint::query_api`]: the Prometheus HTTP API under `/api/v1/` (instant and
+//!   range queries, series, labels, label values, metadata, build info), GET or POST, with
+//!   Prometheus' JSON, parameters, error types and status codes, over any
+//!   [`tallyho_query::Storage`].
 //! - Always: concurrent scrapes share one collection, a request timeout, limits on header
 //!   and body size, and self-metrics `tallyho_scrape_duration_seconds` and
 //!   `tallyho_scrape_response_size_bytes`.
 #![deny(missing_docs)]
 
+mod api;
 mod auth;
 mod layer;
 mod limit;
 mod scrape;
 mod server;
 
+pub use api::json::{format_value, instant_response, range_response};
+pub use api::{BuildInfo, QueryApi};
 pub use auth::{Auth, ENV_BASIC, ENV_BEARER};
 pub use layer::{HttpMetrics, HttpMetricsLayer};
 pub use limit::RateLimit;
-pub use server::{serve, Endpoint, Running, MAX_HEADER_BYTES};
+pub use server::{serve, Endpoint, HealthExtra, Running, MAX_HEADER_BYTES};

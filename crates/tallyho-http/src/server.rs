@@ -17,6 +17,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::api::QueryApi;
 use crate::auth::Auth;
 use crate::limit::{Limiter, RateLimit};
 use crate::scrape::{self, SingleFlight, Stats};
@@ -35,10 +36,23 @@ pub struct Endpoint {
     health_requires_auth: bool,
     rate_limit: Option<RateLimit>,
     timeout: Duration,
+    query_api: Option<QueryApi>,
+    health_extra: Option<HealthExtra>,
 }
 
-struct Shared {
-    registry: Registry,
+/// A function adding figures to `/health`: it returns a JSON object whose keys are merged
+/// into the body. It runs on every `/health` request, so it must be cheap.
+#[derive(Clone)]
+pub struct HealthExtra(pub Arc<dyn Fn() -> serde_json::Value + Send + Sync>);
+
+impl std::fmt::Debug for HealthExtra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HealthExtra(..)")
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
     auth: Auth,
     health_requires_auth: bool,
     limiter: Option<Limiter>,
@@ -47,6 +61,7 @@ struct Shared {
     started: Instant,
     scrape_duration: Histogram,
     scrape_size: Histogram,
+    health_extra: Option<HealthExtra>,
 }
 
 impl Endpoint {
@@ -58,7 +73,23 @@ impl Endpoint {
             health_requires_auth: false,
             rate_limit: None,
             timeout: Duration::from_secs(10),
+            query_api: None,
+            health_extra: None,
         }
+    }
+
+    /// Also serves the Prometheus HTTP API (`/api/v1/query`, `/query_range`, `/series`,
+    /// `/labels`, `/label/<name>/values`, `/metadata`, `/status/buildinfo`) from `api`,
+    /// behind the same credentials as `/metrics` and the same request timeout.
+    pub fn query_api(mut self, api: QueryApi) -> Self {
+        self.query_api = Some(api);
+        self
+    }
+
+    /// Adds the keys of the object `extra` returns to every `/health` answer.
+    pub fn health_extra(mut self, extra: Arc<dyn Fn() -> serde_json::Value + Send + Sync>) -> Self {
+        self.health_extra = Some(HealthExtra(extra));
+        self
     }
 
     /// Requires these credentials on `/metrics` (and on `/health` with
@@ -119,11 +150,17 @@ impl Endpoint {
             started: Instant::now(),
             scrape_duration,
             scrape_size,
+            health_extra: self.health_extra.clone(),
         });
-        Router::new()
+        let mut router = Router::new()
             .route("/metrics", get(metrics))
             .route("/health", get(health))
-            .with_state(shared)
+            .with_state(shared.clone())
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        if let Some(api) = &self.query_api {
+            router = router.merge(crate::api::router(shared, api.clone(), self.timeout));
+        }
+        router
             .layer(
                 CompressionLayer::new()
                     .gzip(true)
@@ -135,7 +172,6 @@ impl Endpoint {
                 StatusCode::REQUEST_TIMEOUT,
                 self.timeout,
             ))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
     }
 
     /// Serves on `listener` until the future is dropped or the listener fails.
@@ -240,8 +276,15 @@ impl Drop for Running {
     }
 }
 
-/// Refuses the request when it breaks a limit or lacks credentials.
-fn guard(shared: &Shared, req: &Request, needs_auth: bool) -> Option<Response> {
+/// Refuses the request when it breaks a limit or lacks credentials. The per-client rate
+/// limit applies to scrapes only (`rate_limited`): a dashboard sends many queries at once,
+/// and the query API bounds its own concurrency.
+pub(crate) fn guard(
+    shared: &Shared,
+    req: &Request,
+    needs_auth: bool,
+    rate_limited: bool,
+) -> Option<Response> {
     let header_bytes: usize = req
         .headers()
         .iter()
@@ -263,7 +306,7 @@ fn guard(shared: &Shared, req: &Request, needs_auth: bool) -> Option<Response> {
         );
         return Some(res);
     }
-    if let Some(limiter) = &shared.limiter {
+    if let Some(limiter) = shared.limiter.as_ref().filter(|_| rate_limited) {
         let client = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -306,7 +349,7 @@ fn name_filter(query: Option<&str>) -> Option<HashSet<String>> {
 }
 
 /// Decodes `%XX` escapes and `+`; `None` for malformed escapes or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let mut out = Vec::with_capacity(s.len());
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
@@ -325,7 +368,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let started = Instant::now();
-    if let Some(refused) = guard(&shared, &req, true) {
+    if let Some(refused) = guard(&shared, &req, true, true) {
         return refused;
     }
     let accept = req
@@ -363,7 +406,7 @@ async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    if let Some(refused) = guard(&shared, &req, shared.health_requires_auth) {
+    if let Some(refused) = guard(&shared, &req, shared.health_requires_auth, true) {
         return refused;
     }
     let last = shared
@@ -389,7 +432,7 @@ async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": "ok",
         "uptime_seconds": shared.started.elapsed().as_secs_f64(),
         "families": counts.families,
@@ -401,6 +444,16 @@ async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         })),
         "cardinality_overflow": counts.overflow,
     });
+    if let Some(HealthExtra(extra)) = &shared.health_extra {
+        // On the blocking pool: the figures may sit behind a lock a long write holds.
+        let extra = extra.clone();
+        if let (Ok(serde_json::Value::Object(more)), Some(obj)) = (
+            tokio::task::spawn_blocking(move || extra()).await,
+            body.as_object_mut(),
+        ) {
+            obj.extend(more);
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

@@ -4,61 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use common::prometheus::{start, Prometheus};
 use common::*;
 use serde_json::Value;
 use tallyho_http::{Auth, Endpoint};
-
-/// A Prometheus server killed (and its data removed) when dropped.
-struct Prometheus {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_prometheus(config: &str) -> Prometheus {
-    let dir = std::env::temp_dir().join(format!(
-        "tallyho-prom-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prometheus not found: run scripts/test.sh, which installs Debian's prometheus");
-    Prometheus { child, dir, port }
-}
 
 fn encode_query(q: &str) -> String {
     q.bytes()
@@ -88,18 +37,6 @@ fn value(sample: &Value) -> f64 {
     sample["value"][1].as_str().unwrap().parse().unwrap()
 }
 
-fn wait_for(prom: &Prometheus, what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let log = std::fs::read_to_string(prom.dir.join("prometheus.log")).unwrap_or_default();
-    panic!("timed out waiting for {what}; prometheus log:\n{log}");
-}
-
 #[test]
 fn prometheus_scrapes_exact_values_with_basic_auth() {
     let running = Endpoint::new(registry())
@@ -119,8 +56,8 @@ scrape_configs:
     static_configs: [{{ targets: ["{target}"] }}]
 "#
     );
-    let prom = start_prometheus(&config);
-    wait_for(&prom, "Prometheus to answer and scrape", || {
+    let prom = start(&config, &[]);
+    prom.wait_for("Prometheus to answer and scrape", || {
         let url = format!("http://127.0.0.1:{}/api/v1/query?query=up", prom.port);
         match ureq::get(&url).call() {
             Ok(_) => {
@@ -131,7 +68,7 @@ scrape_configs:
         }
     });
     // Wait until the histogram samples are there as well (same scrape, but be exact).
-    wait_for(&prom, "the first full scrape", || {
+    prom.wait_for("the first full scrape", || {
         !query(&prom, r#"job_duration_seconds_count{job="tallyho"}"#).is_empty()
     });
 
@@ -170,7 +107,7 @@ scrape_configs:
     }
 
     // Without credentials the scrape fails and no data leaks.
-    wait_for(&prom, "the unauthenticated job to report down", || {
+    prom.wait_for("the unauthenticated job to report down", || {
         query(&prom, r#"up{job="noauth"}"#)
             .first()
             .is_some_and(|s| value(s) == 0.0)

@@ -2,6 +2,8 @@
 //! HTTP on loopback, and the reference checkers.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
