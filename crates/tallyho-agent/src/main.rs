@@ -76,7 +76,7 @@ struct QueryCli {
     /// A running agent (default: http:// and the configured listen address).
     #[arg(long, conflicts_with = "storage_path")]
     url: Option<String>,
-    /// Read a history directory instead (not one a running agent holds).
+    /// Read a history directory instead, read-only (safe while an agent writes it).
     #[arg(long)]
     storage_path: Option<PathBuf>,
     /// table or json (the API's answer as is).
@@ -215,7 +215,6 @@ fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
         (_, Some(dir)) => query::Source::Dir {
             path: dir.clone(),
             retention: config.history.retention,
-            max_bytes: config.history.max_bytes,
         },
         (Some(url), None) => query::Source::Url(url.clone()),
         (None, None) => query::Source::Url(format!("http://{}", config.listen)),

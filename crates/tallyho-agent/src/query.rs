@@ -18,15 +18,14 @@ use crate::units;
 pub enum Source {
     /// A running agent, e.g. `http://127.0.0.1:9464`.
     Url(String),
-    /// A history directory (the agent must not hold it).
+    /// A history directory, opened read-only: nothing in it is changed or deleted, and
+    /// a running agent may hold it (the answer is the directory as it was when opened).
     Dir {
         /// The storage path.
         path: PathBuf,
-        /// Retention and size bounds to open it with (the agent's, so nothing is dropped
-        /// that the agent would keep).
+        /// The agent's retention: samples older than this before the newest are hidden,
+        /// as the agent hides them (nothing is deleted).
         retention: Duration,
-        /// See `retention`.
-        max_bytes: u64,
     },
 }
 
@@ -83,8 +82,7 @@ pub fn run(args: &QueryArgs, source: &Source, out: &mut dyn Write) -> Result<(),
         Source::Dir {
             path: dir,
             retention,
-            max_bytes,
-        } => in_process(dir, *retention, *max_bytes, path, &form)?,
+        } => in_process(dir, *retention, path, &form)?,
     };
     let v: Value = serde_json::from_str(&body).map_err(|e| {
         QueryCmdError::Transport(format!(
@@ -215,20 +213,17 @@ fn over_http(
 fn in_process(
     dir: &std::path::Path,
     retention: Duration,
-    max_bytes: u64,
     path: &str,
     form: &str,
 ) -> Result<(u16, String), QueryCmdError> {
+    // Read-only: no lock, no WAL writes, no block cutting, no retention deletes, so neither
+    // a shorter retention here nor a running agent on the same directory can lose data.
     let opts = tallyho_history::HistoryOptions::default()
         .retention(retention)
-        .max_bytes(max_bytes)
-        .storage_path(dir);
-    let history = tallyho_history::History::open(opts).map_err(|e| match e {
-        tallyho_history::HistoryError::Locked { .. } => QueryCmdError::Open(format!(
-            "{e}: a running agent holds it; ask the agent instead with --url http://127.0.0.1:9464"
-        )),
-        e => QueryCmdError::Open(format!("opening {}: {e}", dir.display())),
-    })?;
+        .storage_path(dir)
+        .read_only(true);
+    let history = tallyho_history::History::open(opts)
+        .map_err(|e| QueryCmdError::Open(format!("opening {} read-only: {e}", dir.display())))?;
     let api = tallyho_http::QueryApi::new(Arc::new(history.clone()), history.engine().clone());
     let router = tallyho_http::Endpoint::new(tallyho::Registry::new())
         .timeout(Duration::from_secs(130))
@@ -374,6 +369,79 @@ mod tests {
             table(&json!({"resultType":"matrix","result":[]})),
             "no data\n"
         );
+    }
+
+    /// Every file under `dir` with its bytes.
+    fn files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.insert(p.clone(), std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_storage_path_query_with_a_short_retention_deletes_nothing() {
+        use tallyho_history::{History, HistoryOptions};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let opts = || {
+            HistoryOptions::default()
+                .storage_path(&dir)
+                .retention(Duration::from_secs(30 * 86_400))
+        };
+        // Ten hours every minute: blocks for most of it, the rest in the WAL.
+        let h = History::open(opts()).unwrap();
+        let t0 = 1_700_000_000_000i64;
+        let l = tallyho_query::Labels::new([("__name__".to_string(), "m".to_string())]);
+        for i in 0..600 {
+            h.append_samples(t0 + i * 60_000, &[(l.clone(), i as f64)])
+                .unwrap();
+        }
+        h.close().unwrap();
+        let before = files(&dir);
+        assert!(before
+            .keys()
+            .any(|p| p.extension().is_some_and(|e| e == "block")));
+        // A config with a 1 h retention (shorter than the data's): the query sees the last
+        // hour, and nothing is deleted.
+        let args = QueryArgs {
+            expr: "count_over_time(m[1d])".into(),
+            time: Some(format!("{}", (t0 + 599 * 60_000) / 1000)),
+            start: None,
+            end: None,
+            step: None,
+            json: true,
+            auth: Auth::None,
+        };
+        let source = Source::Dir {
+            path: dir.clone(),
+            retention: Duration::from_secs(3600),
+        };
+        let mut out = Vec::new();
+        run(&args, &source, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["data"]["result"][0]["value"][1], "61", "{v}");
+        assert!(files(&dir) == before, "the directory is unchanged");
+        let h = History::open(opts()).unwrap();
+        let at = std::time::UNIX_EPOCH + Duration::from_millis((t0 + 599 * 60_000) as u64);
+        match h.query("count_over_time(m[1d])", at).unwrap() {
+            tallyho_query::Value::Vector(s) => assert_eq!(s[0].v, 600.0),
+            other => panic!("want a vector, got {other:?}"),
+        }
+        // While a writer holds the directory, the query still answers.
+        let mut out = Vec::new();
+        run(&args, &source, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["data"]["result"][0]["value"][1], "61", "{v}");
     }
 
     #[test]

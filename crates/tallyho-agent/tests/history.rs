@@ -175,19 +175,32 @@ fn statsd_counter_is_queryable_survives_restart_and_reads_back_with_tallyho_quer
     let out = tallyho(dir, &["query", "up", "--url", &url]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
-    // The directory is held by the agent: say so, point at --url.
+    // The directory is held by the agent: `--storage-path` reads it read-only anyway
+    // (the agent's WAL holds the sample), and the agent goes on undisturbed.
     let data = dir.join("data");
+    let t = format!("{t_old}");
     let out = tallyho(
         dir,
         &[
             "query",
             "jobs_done_total",
+            "--time",
+            &t,
             "--storage-path",
             data.to_str().unwrap(),
+            "--format",
+            "json",
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("--url"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["data"]["result"][0]["value"][1], "3", "{v}");
+    query_until(port, "jobs_done_total", BASIC, |r| value_is(r, "3"));
 
     agent.stop();
 
@@ -197,8 +210,7 @@ fn statsd_counter_is_queryable_survives_restart_and_reads_back_with_tallyho_quer
     query_until(port, &q, BASIC, |r| value_is(r, "3"));
     agent.stop();
 
-    // And `tallyho query` reads the directory itself once no agent holds it.
-    let t = format!("{t_old}");
+    // And `tallyho query` reads the directory once no agent holds it.
     let out = tallyho(
         dir,
         &[

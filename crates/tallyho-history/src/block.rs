@@ -2,34 +2,49 @@
 //!
 //! # Format (`blocks/<seq>.block`, integers little-endian, varints LEB128)
 //! ```text
-//! "TLYBLK01"                                  8 bytes
-//! chunk data                                   every chunk's bits, series by series
-//! index                                        varint series count, then per series:
-//!                                                labels (count, then name/value strings),
-//!                                                chunk count, then per chunk: zigzag min_t,
-//!                                                max_t - min_t, sample count, offset, length,
-//!                                                crc32 of the chunk's bytes (u32)
+//! "TLYBLK02"                                  8 bytes
+//! chunk data                                   every chunk's bits, series by series, in
+//!                                                index order, back to back
+//! index                                        symbols: varint count, then the distinct
+//!                                                label names and values (length-prefixed,
+//!                                                the most used first),
+//!                                              varint series count, then per series:
+//!                                                label count, then (name, value) as symbol
+//!                                                numbers; chunk count, then per chunk:
+//!                                                zigzag(min_t - previous chunk's max_t, the
+//!                                                block's min_t before the first), max_t -
+//!                                                min_t, sample count, byte length, crc32 of
+//!                                                the chunk's bytes (u32)
 //! footer (44 bytes)                            min_t i64, max_t i64, index offset u64,
 //!                                                index length u64, index crc32 u32,
 //!                                                footer crc32 u32 (of the 36 bytes before),
 //!                                                "TLYB"
 //! ```
+//! Writing re-encodes each series' head chunks (120 samples each) into chunks of up to
+//! [`BLOCK_CHUNK_SAMPLES`]: one chunk header, one index entry and one CRC per series
+//! rather than four for a 2 h block at 15 s. A chunk's timestamps are relative to its
+//! `min_t` (so its first is 0, one byte), and offsets are implied by the lengths.
+//! Version 1 files (`TLYBLK01`: labels as strings, explicit offsets) are still read.
+//!
 //! A block is written to `.<seq>.block.tmp`, synced, renamed, and the directory synced, so a
 //! crash leaves either no block or a whole one. Opening checks the footer, the index and
 //! every chunk's CRC: a bad footer or index skips the file, a bad chunk skips that chunk.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use tallyho_query::{Labels, Matcher, Sample};
 
-use crate::chunk::{Chunk, ChunkIter};
+use crate::chunk::{Chunk, ChunkIter, ChunkWriter};
 use crate::codec::{put_str, put_uvarint, put_varint, Reader};
 
-const MAGIC: &[u8; 8] = b"TLYBLK01";
+const MAGIC: &[u8; 8] = b"TLYBLK02";
+const MAGIC_V1: &[u8; 8] = b"TLYBLK01";
+/// Most samples in one chunk of a block.
+pub(crate) const BLOCK_CHUNK_SAMPLES: u16 = 4096;
 const FOOTER_MAGIC: &[u8; 4] = b"TLYB";
 const FOOTER_LEN: usize = 44;
 
@@ -61,11 +76,57 @@ pub(crate) struct Block {
     pub(crate) samples: u64,
     series: Vec<BlockSeries>,
     by_name: HashMap<String, Vec<usize>>,
+    /// Chunk timestamps are relative to the chunk's `min_t` (version 2).
+    relative: bool,
 }
 
 /// Why a block file was skipped or partly skipped.
 #[derive(Debug)]
 pub(crate) struct Damage(pub(crate) String);
+
+/// Re-encodes a series' chunks (in time order) into as few as possible, each chunk's
+/// timestamps relative to its first (which the index holds): a small first timestamp
+/// instead of a full one. `min_t`/`max_t` stay absolute.
+fn merge(chunks: &[Chunk]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut w: Option<(i64, ChunkWriter)> = None;
+    let seal = |(base, c): (i64, ChunkWriter)| {
+        let mut c = c.finish();
+        c.min_t = c.min_t.wrapping_add(base);
+        c.max_t = c.max_t.wrapping_add(base);
+        c
+    };
+    for (t, v) in chunks.iter().flat_map(Chunk::iter) {
+        match &mut w {
+            Some((base, c))
+                if c.count() < BLOCK_CHUNK_SAMPLES && t.wrapping_sub(*base) > c.max_t() =>
+            {
+                c.append(t.wrapping_sub(*base), v);
+            }
+            _ => {
+                if let Some(done) = w.replace((t, ChunkWriter::new(0, v))) {
+                    out.push(seal(done));
+                }
+            }
+        }
+    }
+    out.extend(w.map(seal));
+    out
+}
+
+/// Label names and values, each once, the most used first (small numbers take one byte).
+fn symbols(series: &[(Labels, Vec<Chunk>)]) -> Vec<(&str, u64)> {
+    let mut uses: HashMap<&str, u64> = HashMap::new();
+    for (labels, _) in series {
+        for (k, v) in labels.iter() {
+            *uses.entry(k).or_default() += 1;
+            *uses.entry(v).or_default() += 1;
+        }
+    }
+    let mut syms: Vec<(&str, u64)> = uses.into_iter().collect();
+    syms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    syms
+}
 
 /// Writes a block of `series` covering `[min_t, max_t]` as `dir/<seq>.block`.
 pub(crate) fn write(
@@ -80,22 +141,35 @@ pub(crate) fn write(
     let mut data = Vec::with_capacity(1 << 16);
     data.extend_from_slice(MAGIC);
     let mut index = Vec::new();
+    let syms = symbols(series);
+    put_uvarint(&mut index, syms.len() as u64);
+    for (s, _) in &syms {
+        put_str(&mut index, s);
+    }
+    let ids: HashMap<&str, u64> = syms
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| (*s, i as u64))
+        .collect();
     put_uvarint(&mut index, series.len() as u64);
+    let sym = |s: &str| ids.get(s).copied().unwrap_or(0);
     for (labels, chunks) in series {
         put_uvarint(&mut index, labels.len() as u64);
         for (k, v) in labels.iter() {
-            put_str(&mut index, k);
-            put_str(&mut index, v);
+            put_uvarint(&mut index, sym(k));
+            put_uvarint(&mut index, sym(v));
         }
+        let chunks = merge(chunks);
         put_uvarint(&mut index, chunks.len() as u64);
-        for c in chunks {
-            put_varint(&mut index, c.min_t);
+        let mut prev = min_t;
+        for c in &chunks {
+            put_varint(&mut index, c.min_t.wrapping_sub(prev));
             put_uvarint(&mut index, c.max_t.wrapping_sub(c.min_t) as u64);
             put_uvarint(&mut index, u64::from(c.count));
-            put_uvarint(&mut index, data.len() as u64);
             put_uvarint(&mut index, c.data.len() as u64);
             index.extend_from_slice(&crc32fast::hash(&c.data).to_le_bytes());
             data.extend_from_slice(&c.data);
+            prev = c.max_t;
         }
     }
     let index_off = data.len() as u64;
@@ -135,8 +209,14 @@ impl Block {
     /// and a description of skipped chunks, if any.
     pub(crate) fn open(path: &Path) -> Result<(Block, Option<Damage>), Damage> {
         let bad = |what: &str| Damage(format!("{}: {what}", path.display()));
-        let data = fs::read(path).map_err(|e| bad(&format!("cannot read: {e}")))?;
-        if data.len() < MAGIC.len() + FOOTER_LEN || &data[..8] != MAGIC {
+        // One handle for the check and the later reads: a file replaced or removed after
+        // opening is still the one checked.
+        let mut file = File::open(path).map_err(|e| bad(&format!("cannot open: {e}")))?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)
+            .map_err(|e| bad(&format!("cannot read: {e}")))?;
+        let v1 = data.get(..8) == Some(MAGIC_V1.as_slice());
+        if data.len() < MAGIC.len() + FOOTER_LEN || !(v1 || &data[..8] == MAGIC) {
             return Err(bad("not a block file (bad magic or too short)"));
         }
         let footer = &data[data.len() - FOOTER_LEN..];
@@ -156,7 +236,12 @@ impl Block {
         if crc32fast::hash(index).to_le_bytes() != footer[32..36] {
             return Err(bad("index corrupted"));
         }
-        let mut series = parse_index(index).ok_or_else(|| bad("index malformed"))?;
+        let parsed = if v1 {
+            parse_index_v1(index)
+        } else {
+            parse_index(index, min_t, index_off)
+        };
+        let mut series = parsed.ok_or_else(|| bad("index malformed"))?;
         let mut skipped = 0usize;
         for s in &mut series {
             s.chunks.retain(|c| {
@@ -168,7 +253,6 @@ impl Block {
                 ok
             });
         }
-        let file = File::open(path).map_err(|e| bad(&format!("cannot open: {e}")))?;
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in series.iter().enumerate() {
             by_name
@@ -197,6 +281,7 @@ impl Block {
             bytes: data.len() as u64,
             series,
             by_name,
+            relative: !v1,
         };
         Ok((block, damage))
     }
@@ -263,8 +348,10 @@ impl Block {
                 let Some(bytes) = buf.get(at..at + c.len as usize) else {
                     continue;
                 };
+                let base = if self.relative { c.min_t } else { 0 };
                 samples.extend(
                     ChunkIter::new(bytes, c.count)
+                        .map(|(t, v)| (t.wrapping_add(base), v))
                         .filter(|&(t, _)| t >= start && t <= end)
                         .map(|(t, v)| Sample { t, v }),
                 );
@@ -279,7 +366,58 @@ fn o_le(index_off: usize, c: &ChunkMeta) -> bool {
     c.offset >= MAGIC.len() as u64 && c.offset + u64::from(c.len) <= index_off as u64
 }
 
-fn parse_index(index: &[u8]) -> Option<Vec<BlockSeries>> {
+/// A version 2 index (symbols, implied offsets; see the module docs). The chunks must
+/// fill the data section exactly.
+fn parse_index(index: &[u8], min_t: i64, index_off: usize) -> Option<Vec<BlockSeries>> {
+    let mut r = Reader::new(index);
+    let n = r.count(1)?;
+    let mut syms = Vec::with_capacity(n);
+    for _ in 0..n {
+        syms.push(r.str()?);
+    }
+    let sym = |r: &mut Reader<'_>| -> Option<String> {
+        let i = usize::try_from(r.uvarint()?).ok()?;
+        syms.get(i).map(|s| (*s).to_string())
+    };
+    let n = r.count(2)?;
+    let mut series = Vec::with_capacity(n);
+    let mut offset = MAGIC.len() as u64;
+    for _ in 0..n {
+        let nl = r.count(2)?;
+        let mut pairs = Vec::with_capacity(nl);
+        for _ in 0..nl {
+            pairs.push((sym(&mut r)?, sym(&mut r)?));
+        }
+        let nc = r.count(8)?;
+        let mut chunks = Vec::with_capacity(nc);
+        let mut prev = min_t;
+        for _ in 0..nc {
+            let min_t = prev.checked_add(r.varint()?)?;
+            let max_t = min_t.checked_add(i64::try_from(r.uvarint()?).ok()?)?;
+            let count = u16::try_from(r.uvarint()?).ok()?;
+            let len = u32::try_from(r.uvarint()?).ok()?;
+            let crc = r.u32_le()?;
+            chunks.push(ChunkMeta {
+                min_t,
+                max_t,
+                count,
+                offset,
+                len,
+                crc,
+            });
+            offset = offset.checked_add(u64::from(len))?;
+            prev = max_t;
+        }
+        series.push(BlockSeries {
+            labels: Labels::new(pairs),
+            chunks,
+        });
+    }
+    (r.is_empty() && offset == index_off as u64).then_some(series)
+}
+
+/// A version 1 index (labels as strings, explicit offsets).
+fn parse_index_v1(index: &[u8]) -> Option<Vec<BlockSeries>> {
     let mut r = Reader::new(index);
     let n = r.count(2)?;
     let mut series = Vec::with_capacity(n);

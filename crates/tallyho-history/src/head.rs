@@ -58,6 +58,63 @@ pub(crate) fn key_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, out: &
     }
 }
 
+/// The label set a lookup key ([`key_of`]) was written from.
+pub(crate) fn labels_of_key(key: &[u8]) -> Labels {
+    let pairs = key
+        .split(|&b| b == 0xfe)
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let at = p.iter().position(|&b| b == 0xff)?;
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            Some((text(&p[..at]), text(&p[at + 1..])))
+        });
+    Labels::new(pairs)
+}
+
+/// Copies of chunks, flat: see [`Head::copy_before`].
+#[derive(Debug, Default)]
+pub(crate) struct ChunkCopy {
+    /// The series' lookup keys, back to back.
+    keys: Vec<u8>,
+    /// Per series: where its key and its chunks end in `keys` and `chunks`.
+    series: Vec<(usize, usize)>,
+    /// Per chunk: min_t, max_t, count, where its bytes end in `data`.
+    chunks: Vec<(i64, i64, u16, usize)>,
+    data: Vec<u8>,
+}
+
+impl ChunkCopy {
+    /// The series and their chunks, as a block is written from them.
+    pub(crate) fn to_series(&self) -> Vec<(Labels, Vec<Chunk>)> {
+        let mut out = Vec::with_capacity(self.series.len());
+        let (mut key_at, mut chunk_at, mut data_at) = (0, 0, 0);
+        for &(key_end, chunk_end) in &self.series {
+            let labels = labels_of_key(self.keys.get(key_at..key_end).unwrap_or_default());
+            let mut chunks = Vec::with_capacity(chunk_end - chunk_at);
+            for &(min_t, max_t, count, end) in
+                self.chunks.get(chunk_at..chunk_end).unwrap_or_default()
+            {
+                let data = self.data.get(data_at..end).unwrap_or_default();
+                chunks.push(Chunk {
+                    min_t,
+                    max_t,
+                    count,
+                    data: data.into(),
+                });
+                data_at = end;
+            }
+            out.push((labels, chunks));
+            key_at = key_end;
+            chunk_at = chunk_end;
+        }
+        out
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}
+
 /// Hashes a lookup key.
 pub(crate) fn hash_key(key: &[u8]) -> u64 {
     let mut h = foldhash::fast::FixedState::with_seed(0x7a11_4011).build_hasher();
@@ -300,10 +357,11 @@ impl Head {
             .min()
     }
 
-    /// Copies of every chunk that ends before `end`, sealing open chunks that do, grouped
-    /// by series (for writing a block; the head keeps them until the block is written).
-    pub(crate) fn chunks_before(&mut self, end: i64) -> Vec<(Labels, Vec<Chunk>)> {
-        let mut out = Vec::new();
+    /// Copies of every chunk that ends before `end`, sealing open chunks that do, in two
+    /// flat buffers (for writing a block outside the lock: a few large copies instead of
+    /// an allocation per label and chunk; the head keeps its chunks until the block is in).
+    pub(crate) fn copy_before(&mut self, end: i64) -> ChunkCopy {
+        let mut out = ChunkCopy::default();
         for s in self.series.iter_mut().flatten() {
             if s.open.as_ref().is_some_and(|c| c.max_t() < end) {
                 if let Some(c) = s.open.take() {
@@ -311,15 +369,27 @@ impl Head {
                 }
             }
             let n = s.chunks.iter().take_while(|c| c.max_t < end).count();
-            if n > 0 {
-                out.push((s.labels.clone(), s.chunks[..n].to_vec()));
+            if n == 0 {
+                continue;
             }
+            out.keys.extend_from_slice(&s.key);
+            for c in &s.chunks[..n] {
+                out.data.extend_from_slice(&c.data);
+                out.chunks.push((c.min_t, c.max_t, c.count, out.data.len()));
+            }
+            out.series.push((out.keys.len(), out.chunks.len()));
         }
         out
     }
 
     /// Drops every chunk that ends before `cutoff`; returns the bytes dropped.
     pub(crate) fn drop_before(&mut self, cutoff: i64) -> u64 {
+        self.take_before(cutoff, &mut Vec::new())
+    }
+
+    /// As [`drop_before`](Self::drop_before), moving the chunks into `out` (so that the
+    /// caller can free them after letting go of a lock).
+    pub(crate) fn take_before(&mut self, cutoff: i64, out: &mut Vec<Chunk>) -> u64 {
         let mut dropped = 0u64;
         let mut samples = 0u64;
         for s in self.series.iter_mut().flatten() {
@@ -332,6 +402,7 @@ impl Head {
             for c in s.chunks.drain(..n) {
                 dropped += c.data.len() as u64;
                 samples += u64::from(c.count);
+                out.push(c);
             }
         }
         self.chunk_bytes = self.chunk_bytes.saturating_sub(dropped);

@@ -1,7 +1,8 @@
 //! The public handle: appends, queries, stats, and the `Storage` the engine reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tallyho::Snapshot;
@@ -10,7 +11,7 @@ use tallyho_query::{
 };
 
 use crate::options::{AppendStats, HistoryError, HistoryOptions, HistoryStats};
-use crate::store::Store;
+use crate::store::{CutJob, Store};
 
 /// Upper bounds (seconds) of the query-duration histogram's buckets.
 pub(crate) const QUERY_BUCKETS: [f64; 10] =
@@ -43,10 +44,68 @@ pub(crate) struct Inner {
     store: RwLock<Store>,
     engine: Engine,
     pub(crate) queries: QueryCounters,
+    /// The thread writing a block, if one was started.
+    cutter: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// An embedded time-series history: append snapshots, query them with PromQL.
-///
+impl Inner {
+    fn new(store: Store, engine: Engine) -> Inner {
+        Inner {
+            store: RwLock::new(store),
+            engine,
+            queries: QueryCounters::default(),
+            cutter: Mutex::new(None),
+        }
+    }
+
+    /// Waits for the block-writing thread, unless it is this one.
+    fn join_cutter(&self) {
+        let handle = self
+            .cutter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// A block being written is finished first, so the directory's lock is held until
+    /// nothing writes there.
+    fn drop(&mut self) {
+        self.join_cutter();
+    }
+}
+
+/// Writes the blocks due, one after the other, each outside the store's lock; stops when
+/// none is due or the history is gone (a block written then is found on the next open,
+/// its samples still in the WAL too).
+fn cut_blocks(inner: &Weak<Inner>, mut job: CutJob) {
+    loop {
+        let written = job.write();
+        let Some(inner) = inner.upgrade() else { return };
+        let next = inner
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .install(&mut job, written);
+        // Outside the lock: WAL files removed, the head's old chunks freed.
+        job.finish();
+        match next {
+            Ok(Some(j)) => job = j,
+            Ok(None) => return,
+            Err(e) => {
+                log::warn!("tallyho-history: after writing a block: {e}");
+                return;
+            }
+        }
+    }
+}
+
 /// A cheap handle: clones share one store. See the [crate docs](crate) for the design.
 #[derive(Debug, Clone)]
 pub struct History {
@@ -72,23 +131,32 @@ impl History {
     pub fn open(opts: HistoryOptions) -> Result<History, HistoryError> {
         let store = Store::open(&opts)?;
         Ok(History {
-            inner: Arc::new(Inner {
-                store: RwLock::new(store),
-                engine: Engine::new(opts.engine.clone()),
-                queries: QueryCounters::default(),
-            }),
+            inner: Arc::new(Inner::new(store, Engine::new(opts.engine.clone()))),
         })
+    }
+
+    /// Opens the history in `path` for reading only, showing every sample it holds (no
+    /// retention applied): see [`HistoryOptions::read_only`]. Nothing in the directory is
+    /// changed, no lock is taken, and a `History` writing it meanwhile is not disturbed.
+    ///
+    /// # Errors
+    /// [`HistoryError::Io`] when the directory cannot be read.
+    pub fn open_read_only(path: impl Into<std::path::PathBuf>) -> Result<History, HistoryError> {
+        // The longest retention that fits in i64 milliseconds: nothing is hidden.
+        let forever = Duration::from_millis(i64::MAX as u64);
+        History::open(
+            HistoryOptions::default()
+                .storage_path(path)
+                .retention(forever)
+                .read_only(true),
+        )
     }
 
     /// An in-memory history with the default options.
     pub fn in_memory() -> History {
         let opts = HistoryOptions::default();
         History {
-            inner: Arc::new(Inner {
-                store: RwLock::new(Store::empty(&opts)),
-                engine: Engine::new(opts.engine),
-                queries: QueryCounters::default(),
-            }),
+            inner: Arc::new(Inner::new(Store::empty(&opts), Engine::new(opts.engine))),
         }
     }
 
@@ -106,18 +174,66 @@ impl History {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Starts writing a block on a thread of its own (inline if no thread can start).
+    fn start_cut(&self, job: CutJob) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut slot = self
+            .inner
+            .cutter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // At most one job is out at a time, so a previous thread has finished its work.
+        if let Some(old) = slot.take() {
+            let _ = old.join();
+        }
+        // The job goes through a channel so that it comes back if no thread can start.
+        let (tx, rx) = std::sync::mpsc::channel::<CutJob>();
+        let spawned = std::thread::Builder::new()
+            .name("tallyho-history-block".into())
+            .spawn(move || {
+                if let Ok(job) = rx.recv() {
+                    cut_blocks(&weak, job);
+                }
+            });
+        match spawned {
+            Ok(h) => *slot = Some(h),
+            Err(e) => log::warn!(
+                "tallyho-history: cannot start a thread to write a block ({e}); writing it here"
+            ),
+        }
+        drop(slot);
+        if let Err(unsent) = tx.send(job) {
+            cut_blocks(&Arc::downgrade(&self.inner), unsent.0);
+        }
+    }
+
+    /// Runs one append under the write lock; a block due is written after the lock is let
+    /// go, on another thread.
+    fn append_with(
+        &self,
+        t: i64,
+        stale: bool,
+        fill: impl FnOnce(&mut Store, &mut AppendStats),
+    ) -> Result<AppendStats, HistoryError> {
+        let (stats, job) = self.write().append(t, stale, fill)?;
+        if let Some(job) = job {
+            self.start_cut(job);
+        }
+        Ok(stats)
+    }
+
     /// Appends a snapshot at `snapshot.time`, named as remote write names it (`_total` on
     /// counters, `_bucket{le}`/`_sum`/`_count` for histograms). Series of the previous
     /// `append` that are missing now get a staleness marker. With a directory, the samples
-    /// are in the WAL and synced when this returns.
+    /// are in the WAL and synced when this returns; a block that falls due is written on a
+    /// thread of its own, so appends do not wait for it.
     ///
     /// # Errors
-    /// [`HistoryError::Io`] when the WAL or a block cannot be written (the samples stay in
-    /// memory).
+    /// [`HistoryError::Io`] when the WAL cannot be written (the samples stay in memory);
+    /// [`HistoryError::ReadOnly`] when opened read-only.
     pub fn append(&self, snapshot: &Snapshot) -> Result<AppendStats, HistoryError> {
         let t = unix_ms(snapshot.time);
-        let mut store = self.write();
-        store.append(t, true, |store, stats| {
+        self.append_with(t, true, |store, stats| {
             crate::ingest::for_each_sample(snapshot, |pairs, v| {
                 let make = || {
                     Labels::from_sorted(
@@ -141,8 +257,7 @@ impl History {
         t_ms: i64,
         samples: &[(Labels, f64)],
     ) -> Result<AppendStats, HistoryError> {
-        let mut store = self.write();
-        store.append(t_ms, false, |store, stats| {
+        self.append_with(t_ms, false, |store, stats| {
             for (labels, v) in samples {
                 store.append_one(t_ms, || labels.iter(), || labels.clone(), *v, stats);
             }
@@ -201,12 +316,19 @@ impl History {
         self.write().sync()
     }
 
-    /// Syncs and lets go of this handle (the store closes, and its lock file is released,
-    /// when the last clone goes). Cuts no block.
+    /// Waits until no block is being written (blocks are written on a thread of their
+    /// own): then [`stats`](Self::stats) counts every block due so far.
+    pub fn wait_for_blocks(&self) {
+        self.inner.join_cutter();
+    }
+
+    /// Waits for a block being written, syncs and lets go of this handle (the store
+    /// closes, and its lock file is released, when the last clone goes). Cuts no block.
     ///
     /// # Errors
     /// As [`flush`](Self::flush).
     pub fn close(self) -> Result<(), HistoryError> {
+        self.wait_for_blocks();
         self.flush()
     }
 }

@@ -36,7 +36,11 @@
 //! - With a `storage_path`, every append is logged to a **write-ahead log** (CRC'd records,
 //!   one `fdatasync` per append) that is replayed on open, and every `block_duration` the
 //!   completed range of the head is written as an immutable **block** file (temp file, sync,
-//!   rename, directory sync). The formats are documented in `wal.rs` and `block.rs`.
+//!   rename, directory sync), each series' chunks re-encoded into one. The block is written
+//!   on a thread of its own from a copy taken under the lock, so appends and queries do not
+//!   wait for the file. The formats are documented in `wal.rs` and `block.rs`.
+//! - [`History::open_read_only`] (or [`HistoryOptions::read_only`]) reads a directory,
+//!   even one another `History` is writing, without changing anything in it.
 //! - **Retention**: samples older than `retention` before the newest sample are invisible at
 //!   once and freed by whole chunks (memory) or whole blocks (disk); past `max_bytes` (head +
 //!   blocks + WAL), the oldest blocks, then the oldest head chunks, are dropped.

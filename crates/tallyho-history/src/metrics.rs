@@ -78,7 +78,17 @@ impl Collector for HistoryMetrics {
                 "Blocks written from the head.",
                 s.compactions,
             ),
-            counter("tallyho_history_queries", "Queries evaluated.", s.queries),
+            counter(
+                "tallyho_history_block_write_errors",
+                "Blocks that could not be written (their samples stayed in memory and the WAL).",
+                s.block_write_errors,
+            ),
+            counter(
+                "tallyho_history_queries",
+                "Queries evaluated through History::query and query_range (the HTTP API \
+                 counts its own in tallyho_query_requests_total).",
+                s.queries,
+            ),
             duration,
             counter(
                 "tallyho_history_corrupt_files",

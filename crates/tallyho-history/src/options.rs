@@ -17,6 +17,13 @@ pub struct HistoryOptions {
     pub block_duration: Duration,
     /// The query engine's budgets.
     pub engine: tallyho_query::EngineOptions,
+    /// Open `storage_path` for reading only: no lock is taken, nothing is written, deleted
+    /// or truncated (no WAL, no blocks cut, no retention deletes; `retention` only hides
+    /// samples older than it, `max_bytes` is not enforced). The WAL is replayed into memory
+    /// and appends are refused with [`HistoryError::ReadOnly`]. Safe while another
+    /// `History` (an agent) writes the directory: what it shows is the directory as it was
+    /// when opened. Default `false`.
+    pub read_only: bool,
 }
 
 impl Default for HistoryOptions {
@@ -27,6 +34,7 @@ impl Default for HistoryOptions {
             storage_path: None,
             block_duration: Duration::from_secs(2 * 3600),
             engine: tallyho_query::EngineOptions::default(),
+            read_only: false,
         }
     }
 }
@@ -67,6 +75,13 @@ impl HistoryOptions {
         self
     }
 
+    /// Sets [`read_only`](Self::read_only).
+    #[must_use]
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), HistoryError> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).ok().filter(|&m| m > 0);
         if ms(self.block_duration).is_none() {
@@ -80,6 +95,11 @@ impl HistoryOptions {
                 "retention {:?} must be at least 1 ms and fit in i64 milliseconds",
                 self.retention
             )));
+        }
+        if self.read_only && self.storage_path.is_none() {
+            return Err(HistoryError::InvalidOption(
+                "read_only needs a storage_path to read".into(),
+            ));
         }
         if self.max_bytes == 0 {
             return Err(HistoryError::InvalidOption(
@@ -104,6 +124,12 @@ pub enum HistoryError {
         path: PathBuf,
         /// The lock file.
         lock: PathBuf,
+    },
+    /// The history was opened read-only: it refuses appends.
+    #[error("history {path} is open read-only: appends are refused")]
+    ReadOnly {
+        /// The storage directory.
+        path: PathBuf,
     },
     /// A file operation failed.
     #[error("history I/O on {path}: {source}")]
@@ -166,6 +192,8 @@ pub struct HistoryStats {
     pub corrupt_messages: Vec<String>,
     /// Blocks written.
     pub compactions: u64,
+    /// Blocks that could not be written (their samples stayed in memory and the WAL).
+    pub block_write_errors: u64,
     /// Samples refused as out of order or duplicate.
     pub out_of_order_rejected: u64,
     /// Bytes dropped by retention (time or size).

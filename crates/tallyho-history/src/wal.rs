@@ -247,30 +247,95 @@ impl Wal {
 
     /// Deletes finished segments whose samples are all older than `t`.
     pub(crate) fn delete_before(&mut self, t: i64) -> io::Result<()> {
+        let paths = self.detach_before(t);
+        remove_segments(&self.dir, &paths)
+    }
+
+    /// Forgets finished segments whose samples are all older than `t` and returns their
+    /// paths, for [`remove_segments`] (which needs no lock: nothing refers to them).
+    pub(crate) fn detach_before(&mut self, t: i64) -> Vec<PathBuf> {
         let current = self.current();
-        let mut keep = Vec::new();
-        for s in std::mem::take(&mut self.segments) {
-            if s.id != current && s.max_t < t {
-                match fs::remove_file(segment_path(&self.dir, s.id)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        keep.push(s);
-                        self.segments = keep;
-                        return Err(e);
-                    }
-                }
-            } else {
-                keep.push(s);
-            }
-        }
+        let (gone, keep): (Vec<Segment>, Vec<Segment>) = std::mem::take(&mut self.segments)
+            .into_iter()
+            .partition(|s| s.id != current && s.max_t < t);
         self.segments = keep;
-        sync_dir(&self.dir)
+        gone.iter().map(|s| segment_path(&self.dir, s.id)).collect()
+    }
+
+    /// The log's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+}
+
+/// Every segment's bytes, oldest first, for a read-only replay: nothing is created,
+/// truncated or deleted. A missing directory is an empty log; a segment deleted between
+/// listing and reading (a writer trimming its log) is skipped.
+pub(crate) fn read_segments(dir: &Path) -> io::Result<Vec<(u64, Vec<u8>)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut ids: Vec<u64> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match fs::read(segment_path(dir, id)) {
+            Ok(data) => out.push((id, data)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Replays segments read by [`read_segments`] into `apply`, leaving the files as they are.
+/// A record cut short or failing its CRC ends its segment's replay (a writer may be in the
+/// middle of it) and is reported. Returns the report and the bytes replayed.
+pub(crate) fn replay_read_only(
+    dir: &Path,
+    segments: &[(u64, Vec<u8>)],
+    mut apply: impl FnMut(u64, Record),
+) -> (ReplayReport, u64) {
+    let mut report = ReplayReport::default();
+    let mut bytes = 0u64;
+    for (id, data) in segments {
+        let (valid, _, _) = replay_segment(*id, data, &mut apply);
+        bytes += valid as u64;
+        if valid < data.len() {
+            report.corrupt.push(format!(
+                "{}: record at byte {valid} cut short or corrupted, {} bytes not replayed \
+                 (read-only: the file is left as it is)",
+                segment_path(dir, *id).display(),
+                data.len() - valid
+            ));
+        }
+    }
+    (report, bytes)
+}
+
+/// Removes segment files no longer in a log's list, then syncs the directory. A file
+/// already gone is fine; one that cannot be removed is replayed (harmlessly: the head
+/// refuses samples older than the blocks) on the next open.
+pub(crate) fn remove_segments(dir: &Path, paths: &[PathBuf]) -> io::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    for p in paths {
+        match fs::remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    sync_dir(dir)
 }
 
 fn create_segment(dir: &Path, id: u64) -> io::Result<File> {

@@ -5,11 +5,14 @@
 mod handlers;
 pub(crate) mod json;
 mod meta;
+mod metrics;
 mod params;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -34,6 +37,12 @@ const MAX_FORM_BYTES: usize = 1 << 20;
 /// 20 by default); a query that waits longer than [`queue_timeout`](Self::queue_timeout) for
 /// its turn is answered 503 `unavailable`. Each query's time limit is the smallest of the
 /// engine's, the endpoint's request timeout and the request's `timeout` parameter.
+///
+/// Every request that passes the endpoint's guard is counted in the endpoint's registry as
+/// `tallyho_query_requests_total{endpoint, outcome}` (`endpoint`: `query`, `query_range`,
+/// `series`, `labels`, `label_values`, `query_exemplars`, `metadata`, `buildinfo`;
+/// `outcome`: `success` or the `errorType` answered) and timed in
+/// `tallyho_query_duration_seconds{endpoint}`.
 #[derive(Clone)]
 pub struct QueryApi {
     pub(crate) storage: Arc<dyn Storage>,
@@ -162,61 +171,91 @@ pub(crate) struct Ctx<'a> {
 
 type Handler = fn(&Ctx<'_>) -> Result<String, ApiError>;
 
+/// A handler and the `endpoint` label its requests are counted under.
+type Named = (&'static str, Handler);
+
 pub(crate) struct ApiState {
     shared: Arc<Shared>,
     api: QueryApi,
     permits: Arc<Semaphore>,
     request_timeout: Duration,
+    metrics: metrics::ApiMetrics,
 }
 
 /// The `/api/v1/...` routes, sharing the endpoint's guard (header limit and auth).
 pub(crate) fn router(shared: Arc<Shared>, api: QueryApi, request_timeout: Duration) -> Router {
     let state = Arc::new(ApiState {
         permits: Arc::new(Semaphore::new(api.max_concurrency)),
+        metrics: metrics::ApiMetrics::register(&shared.registry),
         shared,
         api,
         request_timeout,
     });
-    let both = |h: Handler| {
+    let both = |h: Named| {
         let h2 = h;
         get(move |s: State<Arc<ApiState>>, r: Request| serve(s, r, None, h))
             .post(move |s: State<Arc<ApiState>>, r: Request| serve(s, r, None, h2))
     };
-    let only_get =
-        |h: Handler| get(move |s: State<Arc<ApiState>>, r: Request| serve(s, r, None, h));
+    let only_get = |h: Named| get(move |s: State<Arc<ApiState>>, r: Request| serve(s, r, None, h));
     Router::new()
-        .route("/api/v1/query", both(handlers::instant))
-        .route("/api/v1/query_range", both(handlers::range))
-        .route("/api/v1/series", both(handlers::series))
-        .route("/api/v1/labels", both(handlers::label_names))
+        .route("/api/v1/query", both(("query", handlers::instant)))
+        .route(
+            "/api/v1/query_range",
+            both(("query_range", handlers::range)),
+        )
+        .route("/api/v1/series", both(("series", handlers::series)))
+        .route("/api/v1/labels", both(("labels", handlers::label_names)))
         .route(
             "/api/v1/label/{name}/values",
             get(
                 |s: State<Arc<ApiState>>, Path(name): Path<String>, r: Request| async move {
-                    serve(s, r, Some(name), handlers::label_values).await
+                    serve(s, r, Some(name), ("label_values", handlers::label_values)).await
                 },
             ),
         )
-        .route("/api/v1/query_exemplars", both(meta::exemplars))
-        .route("/api/v1/metadata", only_get(meta::metadata))
-        .route("/api/v1/status/buildinfo", only_get(meta::build_info))
+        .route(
+            "/api/v1/query_exemplars",
+            both(("query_exemplars", meta::exemplars)),
+        )
+        .route("/api/v1/metadata", only_get(("metadata", meta::metadata)))
+        .route(
+            "/api/v1/status/buildinfo",
+            only_get(("buildinfo", meta::build_info)),
+        )
         .with_state(state)
 }
 
-/// Guards, reads the form, waits for a slot, and runs `handler` on the blocking pool.
+/// Guards, then answers with [`answer`], counting and timing what got past the guard.
 async fn serve(
     State(st): State<Arc<ApiState>>,
     req: Request,
     label: Option<String>,
-    handler: Handler,
+    (endpoint, handler): Named,
 ) -> Response {
     if let Some(refused) = crate::server::guard(&st.shared, &req, true, false) {
         return refused;
     }
-    let params = match read_params(req).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
+    let started = Instant::now();
+    let result = answer(&st, req, label, handler).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.error_type,
     };
+    st.metrics.observe(endpoint, outcome, started.elapsed());
+    match result {
+        Ok(data) => json_response(StatusCode::OK, json::success(&data)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Reads the form, waits for a slot, and runs `handler` on the blocking pool.
+async fn answer(
+    st: &Arc<ApiState>,
+    req: Request,
+    label: Option<String>,
+    handler: Handler,
+) -> Result<String, ApiError> {
+    let params = read_params(req).await?;
     let permit = match tokio::time::timeout(
         st.api.queue_timeout,
         st.permits.clone().acquire_owned(),
@@ -225,11 +264,10 @@ async fn serve(
     {
         Ok(Ok(p)) => p,
         _ => {
-            return ApiError::unavailable(format!(
+            return Err(ApiError::unavailable(format!(
                 "too many concurrent queries: all {} slots stayed busy for {:?}",
                 st.api.max_concurrency, st.api.queue_timeout
-            ))
-            .into_response()
+            )))
         }
     };
     let st2 = st.clone();
@@ -246,11 +284,7 @@ async fn serve(
         handler(&ctx)
     })
     .await;
-    match done {
-        Ok(Ok(data)) => json_response(StatusCode::OK, json::success(&data)),
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::internal(format!("query failed: {e}")).into_response(),
-    }
+    done.unwrap_or_else(|e| Err(ApiError::internal(format!("query failed: {e}"))))
 }
 
 /// The URL query's form values, and a form-encoded POST body's before them.

@@ -1,16 +1,21 @@
 //! The store behind a `History`: head, WAL and blocks, with cutting blocks and retention.
 
+mod cut;
+mod open;
+
+pub(crate) use cut::CutJob;
+
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use tallyho_query::{Labels, MatchOp, Matcher, RangeSeries, Sample, STALE_NAN};
 
-use crate::block::{self, Block};
+use crate::block::Block;
 use crate::head::{hash_key, key_of, Head, Reject, SeriesRef};
 use crate::options::{AppendStats, HistoryError, HistoryOptions, HistoryStats};
-use crate::wal::{self, Record, Wal};
+use crate::wal::{self, Wal};
 
 /// Most damage messages kept for `HistoryStats`.
 const MAX_MESSAGES: usize = 16;
@@ -60,6 +65,12 @@ pub(crate) struct Store {
     /// `floor((newest - block/2) / block)` when compaction was last considered.
     compact_mark: i64,
     head_drop_at: i64,
+    /// A block is being written outside the lock (at most one at a time).
+    cutting: bool,
+    /// The directory, when opened read-only (then `disk` is `None` and nothing is written).
+    read_only: Option<PathBuf>,
+    /// Bytes of WAL replayed by a read-only open.
+    wal_bytes_read: u64,
     pub(crate) stats: HistoryStats,
 }
 
@@ -71,10 +82,21 @@ impl Store {
     pub(crate) fn open(opts: &HistoryOptions) -> Result<Store, HistoryError> {
         opts.validate()?;
         let mut store = Store::empty(opts);
-        if let Some(dir) = &opts.storage_path {
-            store.open_disk(dir)?;
+        match &opts.storage_path {
+            Some(dir) if opts.read_only => {
+                store.open_read_only(dir)?;
+                return Ok(store);
+            }
+            Some(dir) => store.open_disk(dir)?,
+            None => {}
         }
-        store.after_append()?;
+        // Blocks due after a long WAL replay are written here, before anyone appends.
+        let mut job = store.after_append()?;
+        while let Some(mut j) = job {
+            let written = j.write();
+            job = store.install(&mut j, written)?;
+            j.finish();
+        }
         Ok(store)
     }
 
@@ -97,6 +119,9 @@ impl Store {
             key: Vec::with_capacity(256),
             compact_mark: i64::MIN,
             head_drop_at: i64::MIN,
+            cutting: false,
+            read_only: None,
+            wal_bytes_read: 0,
             stats: HistoryStats::default(),
         }
     }
@@ -108,108 +133,6 @@ impl Store {
             self.stats.corrupt_messages.remove(0);
         }
         self.stats.corrupt_messages.push(msg);
-    }
-
-    fn open_disk(&mut self, dir: &Path) -> Result<(), HistoryError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-            return Err(HistoryError::Locked {
-                path: dir.to_path_buf(),
-                lock: lock_path,
-            });
-        }
-        let blocks_dir = dir.join("blocks");
-        fs::create_dir_all(&blocks_dir).map_err(io_err(&blocks_dir))?;
-        let next_seq = self.load_blocks(&blocks_dir)?;
-        let persisted = self.blocks.iter().map(|b| b.max_t.saturating_add(1)).max();
-        if let Some(p) = persisted {
-            self.head.min_valid_t = p;
-            self.newest = Some(p - 1);
-        }
-        let wal_dir = dir.join("wal");
-        let (wal, report) = self.replay(&wal_dir)?;
-        for msg in report.corrupt {
-            self.damaged(format!("WAL segment {msg}"));
-        }
-        self.disk = Some(Disk {
-            dir: dir.to_path_buf(),
-            blocks_dir,
-            wal,
-            _lock: lock,
-            next_seq,
-        });
-        Ok(())
-    }
-
-    /// Opens every block in `dir`; returns the next free sequence number.
-    fn load_blocks(&mut self, dir: &Path) -> Result<u64, HistoryError> {
-        let mut next_seq = 1;
-        let entries = fs::read_dir(dir).map_err(io_err(dir))?;
-        let mut paths: Vec<(u64, PathBuf)> = Vec::new();
-        for e in entries.flatten() {
-            let path = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".tmp") {
-                // A block whose writing was interrupted: its samples are still in the WAL.
-                let _ = fs::remove_file(&path);
-            } else if let Some(seq) = name.strip_suffix(".block").and_then(|s| s.parse().ok()) {
-                paths.push((seq, path));
-            }
-        }
-        paths.sort();
-        for (seq, path) in paths {
-            next_seq = next_seq.max(seq + 1);
-            match Block::open(&path) {
-                Ok((b, damage)) => {
-                    if let Some(d) = damage {
-                        self.damaged(format!("block {}", d.0));
-                    }
-                    self.blocks.push(b);
-                }
-                Err(d) => self.damaged(format!("block skipped: {}", d.0)),
-            }
-        }
-        self.blocks.sort_by_key(|b| b.min_t);
-        Ok(next_seq)
-    }
-
-    fn replay(&mut self, wal_dir: &Path) -> Result<(Wal, wal::ReplayReport), HistoryError> {
-        let head = &mut self.head;
-        let mut newest = self.newest;
-        let mut refs: std::collections::HashMap<u64, SeriesRef> = Default::default();
-        let mut seg_now = u64::MAX;
-        let res = Wal::open(wal_dir, |seg, rec| {
-            if seg != seg_now {
-                refs.clear();
-                seg_now = seg;
-            }
-            match rec {
-                Record::Series(list) => {
-                    for (local, labels) in list {
-                        refs.insert(local, head.get_or_create(&labels).0);
-                    }
-                }
-                Record::Samples(t, samples) => {
-                    for (local, v) in samples {
-                        if let Some(&r) = refs.get(&local) {
-                            if head.append(r, t, v).is_ok() {
-                                newest = Some(newest.map_or(t, |n| n.max(t)));
-                            }
-                        }
-                    }
-                }
-            }
-        })
-        .map_err(io_err(wal_dir))?;
-        self.newest = newest;
-        Ok(res)
     }
 
     fn begin(&mut self) {
@@ -273,7 +196,10 @@ impl Store {
         t: i64,
         stale: bool,
         fill: impl FnOnce(&mut Store, &mut AppendStats),
-    ) -> Result<AppendStats, HistoryError> {
+    ) -> Result<(AppendStats, Option<CutJob>), HistoryError> {
+        if let Some(dir) = &self.read_only {
+            return Err(HistoryError::ReadOnly { path: dir.clone() });
+        }
         self.begin();
         let mut stats = AppendStats::default();
         if let Some(cutoff) = self.cutoff() {
@@ -297,8 +223,8 @@ impl Store {
             self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
         }
         self.write_wal(t)?;
-        self.after_append()?;
-        Ok(stats)
+        let job = self.after_append()?;
+        Ok((stats, job))
     }
 
     fn write_wal(&mut self, t: i64) -> Result<(), HistoryError> {
@@ -328,10 +254,13 @@ impl Store {
         self.newest.map(|n| n.saturating_sub(self.retention_ms))
     }
 
-    fn after_append(&mut self) -> Result<(), HistoryError> {
-        let res = self.maybe_compact();
+    /// Retention and WAL upkeep after an append; returns the block to write, if one is
+    /// due (see [`CutJob`]).
+    fn after_append(&mut self) -> Result<Option<CutJob>, HistoryError> {
+        let job = self.next_cut()?;
         self.enforce_retention();
-        res.and(self.maybe_rotate_wal())
+        self.maybe_rotate_wal()?;
+        Ok(job)
     }
 
     /// Samples older than this are in no need of the WAL: they are in blocks or dropped
@@ -360,63 +289,18 @@ impl Store {
         Ok(())
     }
 
-    fn maybe_compact(&mut self) -> Result<(), HistoryError> {
-        let (Some(newest), true) = (self.newest, self.disk.is_some()) else {
-            return Ok(());
-        };
-        let mark = (newest - self.block_ms / 2).div_euclid(self.block_ms);
-        if mark == self.compact_mark {
-            return Ok(());
-        }
-        while let Some(min) = self.head.min_t() {
-            let start = min.div_euclid(self.block_ms) * self.block_ms;
-            let end = start + self.block_ms;
-            if newest < end + self.block_ms / 2 {
-                break;
-            }
-            self.cut(start, end)?;
-        }
-        self.compact_mark = mark;
-        Ok(())
-    }
-
-    /// Writes the head's chunks before `end` as a block over `[start, end)`.
-    fn cut(&mut self, start: i64, end: i64) -> Result<(), HistoryError> {
-        let Some(disk) = &mut self.disk else {
-            return Ok(());
-        };
-        let series = self.head.chunks_before(end);
-        if !series.is_empty() {
-            let seq = disk.next_seq;
-            let path = block::write(&disk.blocks_dir, seq, start, end - 1, &series)
-                .map_err(io_err(&disk.blocks_dir))?;
-            disk.next_seq += 1;
-            match Block::open(&path) {
-                Ok((b, _)) => self.blocks.push(b),
-                Err(d) => {
-                    let msg = format!("block just written cannot be read back: {}", d.0);
-                    self.damaged(msg);
-                }
-            }
-            self.stats.compactions += 1;
-        }
-        self.head.drop_before(end);
-        self.head.min_valid_t = self.head.min_valid_t.max(end);
-        self.head.gc(self.gen);
-        let low = self.head_low().max(end);
-        if let Some(disk) = &mut self.disk {
-            disk.wal.rotate().map_err(io_err(&disk.dir))?;
-            disk.wal.delete_before(low).map_err(io_err(&disk.dir))?;
-        }
-        Ok(())
-    }
-
     fn total_bytes(&self) -> u64 {
         self.head.bytes() + self.disk_bytes()
     }
 
+    fn wal_bytes(&self) -> u64 {
+        self.disk
+            .as_ref()
+            .map_or(self.wal_bytes_read, |d| d.wal.bytes())
+    }
+
     fn disk_bytes(&self) -> u64 {
-        let wal = self.disk.as_ref().map_or(0, |d| d.wal.bytes());
+        let wal = self.wal_bytes();
         wal + self.blocks.iter().map(|b| b.bytes).sum::<u64>()
     }
 
@@ -534,7 +418,7 @@ impl Store {
         s.head_chunk_bytes = self.head.chunk_bytes;
         s.block_samples = self.blocks.iter().map(|b| b.samples).sum();
         s.block_bytes = self.blocks.iter().map(|b| b.bytes).sum();
-        s.wal_bytes = self.disk.as_ref().map_or(0, |d| d.wal.bytes());
+        s.wal_bytes = self.wal_bytes();
         s.disk_bytes = self.disk_bytes();
         s.blocks = self.blocks.len();
         s.newest_ms = self.newest;

@@ -1,0 +1,149 @@
+//! `History::record` (a registry collected on a timer) and the self-metrics collector.
+
+use std::time::{Duration, SystemTime};
+
+use tallyho::{MetricKind, Number, Registry, SeriesValue, Snapshot};
+use tallyho_history::{History, HistoryOptions};
+use tallyho_query::{MatchOp, Matcher, Storage, Value};
+
+fn samples_of(h: &History, name: &str) -> Vec<(i64, f64)> {
+    let m = Matcher::new("__name__", MatchOp::Equal, name).unwrap();
+    let got = h.select(&[m], i64::MIN, i64::MAX).unwrap();
+    assert!(got.len() <= 1, "{got:?}");
+    got.first()
+        .map(|s| s.samples.iter().map(|p| (p.t, p.v)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_recorder_appends_the_registry_every_interval_and_once_more_when_stopped() {
+    let registry = Registry::new();
+    let jobs = registry.counter("jobs", "Jobs done.").unwrap();
+    let h = History::in_memory();
+    let rec = h
+        .record(registry.clone(), Duration::from_millis(40))
+        .unwrap();
+    jobs.add(5);
+    assert!(rec.flush(Duration::from_secs(10)), "flushed in time");
+    let after_flush = samples_of(&h, "jobs_total");
+    assert_eq!(
+        after_flush.last().map(|s| s.1),
+        Some(5.0),
+        "{after_flush:?}"
+    );
+    // The timer keeps collecting on its own.
+    std::thread::sleep(Duration::from_millis(300));
+    jobs.add(2);
+    assert!(rec.stop(Duration::from_secs(10)), "stopped in time");
+    let got = samples_of(&h, "jobs_total");
+    assert!(
+        got.len() >= after_flush.len() + 3,
+        "collected on the timer: {} then {}",
+        after_flush.len(),
+        got.len()
+    );
+    assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "{got:?}");
+    assert!(
+        got.windows(2).all(|w| w[0].1 <= w[1].1),
+        "a counter: {got:?}"
+    );
+    // The collection at stop carries the last increment.
+    assert_eq!(got.last().map(|s| s.1), Some(7.0), "{got:?}");
+    // Stopped: nothing more arrives.
+    jobs.add(1);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(samples_of(&h, "jobs_total").len(), got.len());
+    let now = SystemTime::now();
+    match h.query("jobs_total", now).unwrap() {
+        Value::Vector(v) => assert_eq!(v[0].v, 7.0),
+        other => panic!("want a vector, got {other:?}"),
+    }
+}
+
+/// The value of the unlabelled (or `where`-labelled) series of `name` in `snap`.
+fn value(snap: &Snapshot, name: &str, place: Option<&str>) -> Option<f64> {
+    let f = snap.families.iter().find(|f| f.name == name)?;
+    let s = f
+        .series
+        .iter()
+        .find(|s| place.map_or(true, |p| s.label("where") == Some(p)))?;
+    match &s.value {
+        SeriesValue::Counter(n) | SeriesValue::Gauge(n) => Some(Number::as_f64(*n)),
+        SeriesValue::Histogram(h) => Some(h.count as f64),
+    }
+}
+
+#[test]
+fn the_self_metrics_report_what_the_history_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = HistoryOptions::default()
+        .storage_path(dir.path())
+        .block_duration(Duration::from_secs(600));
+    let h = History::open(opts).unwrap();
+    let registry = Registry::new();
+    registry.register_collector(h.metrics());
+    let labels = |k: usize| {
+        tallyho_query::Labels::new([
+            ("__name__".to_string(), "m".to_string()),
+            ("k".to_string(), k.to_string()),
+        ])
+    };
+    let t0 = 1_700_000_400_000i64;
+    // 4 series every 15 s for an hour: 960 samples, blocks every 10 minutes.
+    for i in 0..240 {
+        let batch: Vec<_> = (0..4).map(|k| (labels(k), (i * k as i64) as f64)).collect();
+        h.append_samples(t0 + i * 15_000, &batch).unwrap();
+    }
+    // One out of order.
+    let late = h.append_samples(t0, &[(labels(0), 1.0)]).unwrap();
+    assert_eq!(late.out_of_order, 1);
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis((t0 + 239 * 15_000) as u64);
+    for _ in 0..6 {
+        h.query("sum(m)", at).unwrap();
+    }
+    h.wait_for_blocks();
+    let st = h.stats();
+    assert!(st.compactions >= 4, "{st:?}");
+    let snap = registry.snapshot();
+    let v = |name: &str| value(&snap, name, None);
+    assert_eq!(v("tallyho_history_samples_appended"), Some(960.0));
+    assert_eq!(v("tallyho_history_series"), Some(4.0));
+    assert_eq!(v("tallyho_history_queries"), Some(6.0));
+    assert_eq!(v("tallyho_history_query_duration_seconds"), Some(6.0));
+    assert_eq!(v("tallyho_history_out_of_order_samples"), Some(1.0));
+    assert_eq!(
+        v("tallyho_history_compactions"),
+        Some(st.compactions as f64)
+    );
+    assert_eq!(v("tallyho_history_blocks"), Some(st.blocks as f64));
+    assert_eq!(v("tallyho_history_corrupt_files"), Some(0.0));
+    let memory = value(&snap, "tallyho_history_bytes", Some("memory"));
+    let disk = value(&snap, "tallyho_history_bytes", Some("disk"));
+    assert_eq!(memory, Some(st.head_bytes as f64));
+    assert_eq!(disk, Some(st.disk_bytes as f64));
+    assert!(st.disk_bytes > 0 && st.head_bytes > 0, "{st:?}");
+    let kinds: Vec<_> = snap
+        .families
+        .iter()
+        .filter(|f| f.name.starts_with("tallyho_history_"))
+        .map(|f| (f.name.as_str(), f.kind))
+        .collect();
+    assert!(
+        kinds.contains(&(
+            "tallyho_history_query_duration_seconds",
+            MetricKind::Histogram
+        )),
+        "{kinds:?}"
+    );
+    // Once the history is gone, the collector reports nothing.
+    drop(h);
+    let snap = registry.snapshot();
+    assert!(
+        !snap
+            .families
+            .iter()
+            .any(|f| f.name.starts_with("tallyho_history_") && !f.series.is_empty()),
+        "{:?}",
+        snap.families
+    );
+}
