@@ -8,6 +8,9 @@ need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway)
 command -v prometheus-node-exporter >/dev/null 2>&1 || need_apt+=(prometheus-node-exporter)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if ((${#need_apt[@]})); then
     echo "installing ${need_apt[*]} (apt-get)"
     SUDO=""
@@ -21,6 +24,15 @@ if ! "$PYTHON" -c 'import prometheus_client' >/dev/null 2>&1; then
     echo "installing prometheus_client (pip)"
     "$PYTHON" -m pip install --quiet prometheus_client
 fi
+
+# The dashboard's browser test drives /usr/bin/chromium with playwright-core (no browser
+# download): install the locked package once.
+if [ ! -d crates/tallyho-dashboard/tests/browser/node_modules/playwright-core ]; then
+    echo "installing playwright-core (npm ci, crates/tallyho-dashboard/tests/browser)"
+    (cd crates/tallyho-dashboard/tests/browser && npm ci --no-audit --no-fund --ignore-scripts --silent)
+fi
+# The real-program tests fail instead of skipping when a tool is missing.
+export TALLYHO_REQUIRE_TOOLS=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings

@@ -29,6 +29,67 @@ pub struct Config {
     pub export: Export,
     /// The embedded history and its query API.
     pub history: History,
+    /// Alerting and recording rules evaluated over the history.
+    pub alerting: Alerting,
+    /// The dashboard at `/`.
+    pub dashboard: Dashboard,
+}
+
+/// `[alerting]`: Prometheus rule files evaluated over the history.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerting {
+    /// Rule files (Prometheus' format). Relative paths are relative to the directory of
+    /// the configuration file, as in Prometheus (to the working directory without one).
+    pub rule_files: Vec<PathBuf>,
+    /// Alertmanager base URL (`http://127.0.0.1:9093`); alerts go to its v2 API.
+    pub alertmanager_url: Option<String>,
+    /// Print alerts to stderr. Default: only when no Alertmanager is configured.
+    pub console: Option<bool>,
+    /// Interval of groups without `interval:` (`"1m"`, or seconds; Prometheus' default 1m).
+    #[serde(deserialize_with = "evaluation_interval")]
+    pub evaluation_interval: Duration,
+    /// Answer `POST /-/reload` (behind `[auth]` like `/metrics`; default true).
+    pub reload_endpoint: bool,
+}
+
+impl Default for Alerting {
+    fn default() -> Self {
+        Alerting {
+            rule_files: Vec::new(),
+            alertmanager_url: None,
+            console: None,
+            evaluation_interval: Duration::from_secs(60),
+            reload_endpoint: true,
+        }
+    }
+}
+
+impl Alerting {
+    /// Whether alerts are printed to stderr.
+    pub fn console(&self) -> bool {
+        self.console.unwrap_or(self.alertmanager_url.is_none())
+    }
+}
+
+/// `[dashboard]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// Serve the dashboard at `/` (behind `[auth]` like `/metrics`; default true).
+    pub enabled: bool,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard { enabled: true }
+    }
+}
+
+fn evaluation_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let raw = Raw::deserialize(d)?;
+    units::parse_duration(&raw.0)
+        .map_err(|e| de::Error::custom(format!("alerting.evaluation_interval: {e}")))
 }
 
 /// `[history]`: samples of every collection kept for PromQL queries.
@@ -159,6 +220,8 @@ impl Default for Config {
             auth: Auth::default(),
             export: Export::default(),
             history: History::default(),
+            alerting: Alerting::default(),
+            dashboard: Dashboard::default(),
         }
     }
 }
@@ -257,7 +320,35 @@ impl Config {
                 self.history.max_bytes
             ));
         }
+        if self.alerting.evaluation_interval.is_zero() {
+            return Err(
+                "alerting.evaluation_interval = 0: must be longer than 0, like \"1m\"".into(),
+            );
+        }
+        if let Some(url) = &self.alerting.alertmanager_url {
+            if !url.starts_with("http://") {
+                return Err(format!(
+                    "alerting.alertmanager_url = {url:?}: must be an http:// URL like \"http://127.0.0.1:9093\""
+                ));
+            }
+        }
+        if !self.alerting.rule_files.is_empty() && !self.history.enabled {
+            return Err(
+                "alerting.rule_files needs the history: rules are evaluated over it (set history.enabled = true)"
+                    .into(),
+            );
+        }
         Ok(())
+    }
+
+    /// Makes relative `alerting.rule_files` relative to `base` (the configuration file's
+    /// directory).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for f in &mut self.alerting.rule_files {
+            if f.is_relative() {
+                *f = base.join(&*f);
+            }
+        }
     }
 
     /// The interval as a duration.
@@ -320,5 +411,50 @@ mod tests {
         assert!(e.contains("history.max_bytes"), "{e}");
         let e = Config::from_toml("[history]\nretention = 0\n").unwrap_err();
         assert!(e.contains("history.retention"), "{e}");
+    }
+
+    #[test]
+    fn alerting_and_dashboard_keys() {
+        let c = Config::default();
+        assert!(c.dashboard.enabled && c.alerting.rule_files.is_empty());
+        assert_eq!(c.alerting.evaluation_interval, Duration::from_secs(60));
+        assert!(c.alerting.console(), "no Alertmanager: alerts go to stderr");
+        let mut c = Config::from_toml(
+            "[alerting]\nrule_files = [\"a.yml\", \"/etc/b.yml\"]\nalertmanager_url = \"http://127.0.0.1:9093\"\nevaluation_interval = \"15s\"\n[dashboard]\nenabled = false\n",
+        )
+        .unwrap();
+        assert!(!c.dashboard.enabled && !c.alerting.console());
+        assert_eq!(c.alerting.evaluation_interval, Duration::from_secs(15));
+        c.resolve_paths(std::path::Path::new("/srv/tallyho"));
+        assert_eq!(
+            c.alerting.rule_files,
+            [
+                PathBuf::from("/srv/tallyho/a.yml"),
+                PathBuf::from("/etc/b.yml")
+            ]
+        );
+        for (text, key) in [
+            (
+                "[alerting]\nevaluation_interval = \"soon\"\n",
+                "alerting.evaluation_interval",
+            ),
+            (
+                "[alerting]\nevaluation_interval = 0\n",
+                "alerting.evaluation_interval",
+            ),
+            (
+                "[alerting]\nalertmanager_url = \"am:9093\"\n",
+                "alerting.alertmanager_url",
+            ),
+            ("[alerting]\nrule_file = []\n", "rule_file"),
+            ("[dashboard]\nenable = true\n", "enable"),
+            (
+                "[history]\nenabled = false\n[alerting]\nrule_files = [\"a.yml\"]\n",
+                "alerting.rule_files needs the history",
+            ),
+        ] {
+            let e = Config::from_toml(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 }

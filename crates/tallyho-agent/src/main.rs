@@ -13,7 +13,7 @@ use tallyho::Registry;
 use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
 
 use tallyho_agent::config::Config;
-use tallyho_agent::{history, query, statsd};
+use tallyho_agent::{alerting, history, query, statsd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -106,7 +106,7 @@ fn main() {
     let result = match cli.command {
         Some(Command::Snapshot { format }) => snapshot(&config, &format),
         Some(Command::Query(q)) => query(&config, &q),
-        _ => serve(&config),
+        _ => serve(&config, cli.config.as_deref()),
     };
     if let Err(e) = result {
         eprintln!("tallyho: {e:#}");
@@ -121,7 +121,18 @@ fn check_config(file: &PathBuf) -> i32 {
             2
         }
         Ok(text) => match Config::from_toml(&text) {
-            Ok(_) => {
+            Ok(mut config) => {
+                config.resolve_paths(file.parent().unwrap_or(std::path::Path::new(".")));
+                let files: Vec<String> = config
+                    .alerting
+                    .rule_files
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if let Err(e) = tallyho_rules::Rules::load(&files) {
+                    eprintln!("{}: alerting.rule_files: {e}", file.display());
+                    return 2;
+                }
                 println!("{}: ok", file.display());
                 0
             }
@@ -139,7 +150,10 @@ fn load(cli: &Cli) -> Result<Config, String> {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            let mut config =
+                Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            config.resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
+            config
         }
         None => Config::default(),
     };
@@ -280,7 +294,7 @@ fn exporters(
     Ok(pipeline)
 }
 
-fn serve(config: &Config) -> anyhow::Result<()> {
+fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let registry = registry(config)?;
     let history = history::open(&config.history).map_err(|e| anyhow::anyhow!(e))?;
     if let Some(h) = &history {
@@ -292,6 +306,21 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             "history on"
         );
     }
+    // Rules over the history (none without rule files; reloads may add some).
+    let rules = match &history {
+        Some(h) => {
+            let running = alerting::start(&config.alerting, h, &config.listen)
+                .map_err(|e| anyhow::anyhow!("alerting.rule_files: {e}"))?;
+            registry.register_collector(running.manager.collector());
+            tracing::info!(
+                groups = running.manager.groups().len(),
+                alertmanager = ?config.alerting.alertmanager_url,
+                "rules on"
+            );
+            Some(running)
+        }
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
 
     // StatsD in.
@@ -322,6 +351,18 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             .query_api(history::query_api(h))
             .health_extra(history::health_extra(h, &config.history));
     }
+    let manager = rules.as_ref().map(|r| r.manager.clone());
+    if let Some(m) = &manager {
+        endpoint = endpoint.rules_api(Arc::new(alerting::RulesHttp(m.clone())));
+        if config.alerting.reload_endpoint {
+            let (m, file) = (m.clone(), config_file.map(std::path::Path::to_path_buf));
+            endpoint =
+                endpoint.reload_hook(Arc::new(move || alerting::reload(&m, file.as_deref())));
+        }
+    }
+    if config.dashboard.enabled {
+        endpoint = endpoint.dashboard(tallyho_dashboard::router());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -330,7 +371,15 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /health and /api/v1/");
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            dashboard = config.dashboard.enabled,
+            "serving /metrics, /health and /api/v1/"
+        );
+        if let Some(m) = manager.clone() {
+            let file = config_file.map(std::path::Path::to_path_buf);
+            reload_on_sighup(m, file);
+        }
         let app = endpoint
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -338,6 +387,9 @@ fn serve(config: &Config) -> anyhow::Result<()> {
     })?;
 
     tracing::info!("stopping: final export");
+    if let Some(r) = &rules {
+        r.stop(Duration::from_secs(5));
+    }
     stop.store(true, Ordering::Relaxed);
     if let Some(t) = statsd {
         let _ = t.join();
@@ -359,6 +411,30 @@ async fn axum_serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Reloads the rules on every SIGHUP, on the blocking pool. The handler is installed
+/// before this returns, so a SIGHUP once the agent serves never kills it.
+fn reload_on_sighup(manager: Arc<tallyho_rules::RuleManager>, file: Option<PathBuf>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reload with POST /-/reload");
+            return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let (m, f) = (manager.clone(), file.clone());
+                let _ =
+                    tokio::task::spawn_blocking(move || alerting::reload(&m, f.as_deref())).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (manager, file);
+    }
 }
 
 async fn shutdown_signal() {

@@ -26,6 +26,9 @@
 //!   range queries, series, labels, label values, metadata, build info), GET or POST, with
 //!   Prometheus' JSON, parameters, error types and status codes, over any
 //!   [`tallyho_query::Storage`].
+//! - With [`Endpoint::dashboard`]: any routes (the `tallyho-dashboard` page at `/`) behind
+//!   the same credentials as `/metrics`; with [`Endpoint::rules_api`]: `/api/v1/rules` and
+//!   `/api/v1/alerts` from a [`RulesApi`]; with [`Endpoint::reload_hook`]: `POST /-/reload`.
 //! - Always: concurrent scrapes share one collection, a request timeout, limits on header
 //!   and body size, and self-metrics `tallyho_scrape_duration_seconds` and
 //!   `tallyho_scrape_response_size_bytes`.
@@ -35,6 +38,7 @@ mod api;
 mod auth;
 mod layer;
 mod limit;
+mod mount;
 mod scrape;
 mod server;
 
@@ -43,4 +47,5 @@ pub use api::{BuildInfo, QueryApi};
 pub use auth::{Auth, ENV_BASIC, ENV_BEARER};
 pub use layer::{HttpMetrics, HttpMetricsLayer};
 pub use limit::RateLimit;
+pub use mount::{ReloadHook, RulesApi};
 pub use server::{serve, Endpoint, HealthExtra, Running, MAX_HEADER_BYTES};

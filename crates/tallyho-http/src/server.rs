@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::api::QueryApi;
 use crate::auth::Auth;
 use crate::limit::{Limiter, RateLimit};
+use crate::mount::{ReloadHook, RulesApi, SharedRules};
 use crate::scrape::{self, SingleFlight, Stats};
 
 /// Requests whose headers add up to more than this many bytes get 431.
@@ -38,6 +39,9 @@ pub struct Endpoint {
     timeout: Duration,
     query_api: Option<QueryApi>,
     health_extra: Option<HealthExtra>,
+    dashboard: Option<Router>,
+    rules_api: Option<SharedRules>,
+    reload: Option<ReloadHook>,
 }
 
 /// A function adding figures to `/health`: it returns a JSON object whose keys are merged
@@ -75,7 +79,38 @@ impl Endpoint {
             timeout: Duration::from_secs(10),
             query_api: None,
             health_extra: None,
+            dashboard: None,
+            rules_api: None,
+            reload: None,
         }
+    }
+
+    /// Also serves `routes` (a dashboard such as `tallyho_dashboard::router()`), every one
+    /// behind the same credentials and header limit as `/metrics`: without them, `GET /`
+    /// is answered 401 like a scrape. Called twice, the routes are merged (a path given
+    /// twice panics when the router is built, as axum's `merge` does).
+    pub fn dashboard(mut self, routes: Router) -> Self {
+        self.dashboard = Some(match self.dashboard.take() {
+            Some(old) => old.merge(routes),
+            None => routes,
+        });
+        self
+    }
+
+    /// Also serves `GET /api/v1/rules` (with `?type=alert|record`) and `GET /api/v1/alerts`
+    /// from `api`, behind the same credentials as `/metrics`.
+    pub fn rules_api(mut self, api: Arc<dyn RulesApi>) -> Self {
+        self.rules_api = Some(SharedRules(api));
+        self
+    }
+
+    /// Also answers `POST /-/reload` (and `PUT`) by calling `hook` on the blocking pool:
+    /// 200 when it returns `Ok`, 500 with its message otherwise. Behind the same
+    /// credentials as `/metrics`. Without a hook the path is not served (404), as
+    /// Prometheus without `--web.enable-lifecycle`.
+    pub fn reload_hook(mut self, hook: Arc<dyn Fn() -> Result<(), String> + Send + Sync>) -> Self {
+        self.reload = Some(ReloadHook(hook));
+        self
     }
 
     /// Also serves the Prometheus HTTP API (`/api/v1/query`, `/query_range`, `/series`,
@@ -92,7 +127,8 @@ impl Endpoint {
         self
     }
 
-    /// Requires these credentials on `/metrics` (and on `/health` with
+    /// Requires these credentials on `/metrics`, the query API, the rules API, `/-/reload`
+    /// and the [`dashboard`](Self::dashboard) routes (and on `/health` with
     /// [`health_requires_auth`](Self::health_requires_auth)).
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;
@@ -158,7 +194,20 @@ impl Endpoint {
             .with_state(shared.clone())
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         if let Some(api) = &self.query_api {
-            router = router.merge(crate::api::router(shared, api.clone(), self.timeout));
+            router = router.merge(crate::api::router(
+                shared.clone(),
+                api.clone(),
+                self.timeout,
+            ));
+        }
+        if let Some(rules) = &self.rules_api {
+            router = router.merge(crate::mount::rules_router(shared.clone(), rules.clone()));
+        }
+        if let Some(hook) = &self.reload {
+            router = router.merge(crate::mount::reload_router(shared.clone(), hook.clone()));
+        }
+        if let Some(dashboard) = &self.dashboard {
+            router = router.merge(crate::mount::guarded(shared, dashboard.clone()));
         }
         router
             .layer(

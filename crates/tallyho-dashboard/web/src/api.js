@@ -1,0 +1,103 @@
+// The same-origin Prometheus HTTP API and /health. Errors carry the API's own text.
+
+export class ApiError extends Error {
+  constructor(message, status, type) {
+    super(message);
+    this.status = status;
+    this.type = type || "";
+  }
+}
+
+const listeners = new Set();
+/** Calls `fn(status)` whenever a request is refused for lack of credentials. */
+export function onAuthFailure(fn) {
+  listeners.add(fn);
+}
+
+async function getJSON(path, params) {
+  const qs = params ? `?${params.toString()}` : "";
+  let res;
+  try {
+    res = await fetch(path + qs, { credentials: "same-origin", cache: "no-store" });
+  } catch (e) {
+    throw new ApiError(`the agent did not answer (${e.message})`, 0, "network");
+  }
+  if (res.status === 401 || res.status === 403) {
+    for (const fn of listeners) fn(res.status);
+  }
+  let body = null;
+  const text = await res.text();
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(
+      text.trim() || `${res.status} ${res.statusText}`,
+      res.status,
+      "http",
+    );
+  }
+  if (!res.ok || (body && body.status === "error")) {
+    const msg = body && body.error ? body.error : `${res.status} ${res.statusText}`;
+    throw new ApiError(msg, res.status, body && body.errorType);
+  }
+  return body;
+}
+
+async function api(path, params) {
+  const body = await getJSON(`/api/v1/${path}`, params);
+  return body.data;
+}
+
+/** `query_range`: a list of `{metric, values: [[t, "v"], ...]}`. */
+export async function queryRange(query, start, end, step) {
+  const p = new URLSearchParams({
+    query,
+    start: start.toFixed(3),
+    end: end.toFixed(3),
+    step: String(step),
+  });
+  const data = await api("query_range", p);
+  if (data.resultType !== "matrix") {
+    throw new ApiError(`expected a matrix, got ${data.resultType}`, 200, "client");
+  }
+  return data.result;
+}
+
+/** An instant query: `{resultType, result}`. */
+export async function query(q, time) {
+  const p = new URLSearchParams({ query: q });
+  if (time !== undefined) p.set("time", time.toFixed(3));
+  return api("query", p);
+}
+
+/** `{family name: [{type, help, unit}]}` for every family of the registry. */
+export function metadata() {
+  return api("metadata");
+}
+
+/** Label sets of the series matching `match` over [start, end]. */
+export function series(match, start, end) {
+  const p = new URLSearchParams();
+  p.append("match[]", match);
+  p.set("start", start.toFixed(3));
+  p.set("end", end.toFixed(3));
+  return api("series", p);
+}
+
+/** `/health` as JSON. */
+export function health() {
+  return getJSON("/health");
+}
+
+/**
+ * `/api/v1/alerts`, or `null` when this agent has no alerting (404 or 405): the panel then
+ * stays hidden.
+ */
+export async function alerts() {
+  try {
+    return await api("alerts");
+  } catch (e) {
+    if (e.status === 404 || e.status === 405) return null;
+    throw e;
+  }
+}
