@@ -29,17 +29,51 @@ pub struct Batch {
     pub temporality: Temporality,
 }
 
+/// What kind of failure an [`ExportError`] is, for counting failures by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FailureReason {
+    /// The connection could not be made or broke (refused, reset, DNS, ...).
+    Connection,
+    /// The target did not answer in time.
+    Timeout,
+    /// The target answered with this HTTP status outside 2xx.
+    Status(u16),
+    /// The target accepted the request but rejected some of its data.
+    Rejected,
+    /// The batch could not be encoded or compressed.
+    Encoding,
+    /// Anything else (I/O on files, a callback's own error, ...).
+    Other,
+}
+
+impl std::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureReason::Connection => f.write_str("connection"),
+            FailureReason::Timeout => f.write_str("timeout"),
+            FailureReason::Status(s) => write!(f, "http_{s}"),
+            FailureReason::Rejected => f.write_str("rejected"),
+            FailureReason::Encoding => f.write_str("encoding"),
+            FailureReason::Other => f.write_str("other"),
+        }
+    }
+}
+
 /// Why an export failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
-    /// Worth trying again later (connection refused, timeout, HTTP 5xx or 429).
+    /// Worth trying again later (connection refused, timeout, a status the protocol's
+    /// specification says to retry).
     #[error("{exporter}: {message} (will retry)")]
     Retryable {
         /// The exporter's name.
         exporter: String,
         /// What happened.
         message: String,
+        /// The kind of failure.
+        reason: FailureReason,
     },
     /// Trying again will not help (HTTP 4xx, a batch the target refuses).
     #[error("{exporter}: {message}")]
@@ -48,6 +82,8 @@ pub enum ExportError {
         exporter: String,
         /// What happened.
         message: String,
+        /// The kind of failure.
+        reason: FailureReason,
     },
 }
 
@@ -57,19 +93,52 @@ impl ExportError {
         matches!(self, ExportError::Retryable { .. })
     }
 
-    /// A retryable error.
+    /// A retryable error (reason [`FailureReason::Other`] until
+    /// [`with_reason`](Self::with_reason)).
     pub fn retryable(exporter: &str, message: impl Into<String>) -> Self {
         ExportError::Retryable {
             exporter: exporter.to_owned(),
             message: message.into(),
+            reason: FailureReason::Other,
         }
     }
 
-    /// A permanent error.
+    /// A permanent error (reason [`FailureReason::Other`] until
+    /// [`with_reason`](Self::with_reason)).
     pub fn permanent(exporter: &str, message: impl Into<String>) -> Self {
         ExportError::Permanent {
             exporter: exporter.to_owned(),
             message: message.into(),
+            reason: FailureReason::Other,
+        }
+    }
+
+    /// The same error with this reason.
+    #[must_use]
+    pub fn with_reason(mut self, reason: FailureReason) -> Self {
+        match &mut self {
+            ExportError::Retryable { reason: r, .. } | ExportError::Permanent { reason: r, .. } => {
+                *r = reason;
+            }
+        }
+        self
+    }
+
+    /// The kind of failure.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            ExportError::Retryable { reason, .. } | ExportError::Permanent { reason, .. } => {
+                *reason
+            }
+        }
+    }
+
+    /// What happened, without the exporter's name.
+    pub fn message(&self) -> &str {
+        match self {
+            ExportError::Retryable { message, .. } | ExportError::Permanent { message, .. } => {
+                message
+            }
         }
     }
 }

@@ -25,24 +25,49 @@
 //! assert_eq!(memory.batches().last().unwrap().snapshot.value("jobs", &[]), Some(3.0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+//! All on by default: `otlp` (OTLP/HTTP), `remote-write` (Prometheus remote write),
+//! `pushgateway` and `statsd`. Console, file, callback and in-memory exporters are always
+//! there. Turning off the HTTP exporters drops ureq, prost, opentelemetry-proto, flate2
+//! and snap from the build.
 #![deny(missing_docs)]
 
+mod build_error;
 mod callback;
 mod console;
 mod delta;
 mod doubles;
+mod env;
 mod exporter;
 mod files;
+#[cfg(any(feature = "otlp", feature = "remote-write", feature = "pushgateway"))]
+// Shared by the HTTP exporters; with only some of them on, parts go unused.
+#[cfg_attr(
+    not(all(feature = "otlp", feature = "remote-write", feature = "pushgateway")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+mod http;
+#[cfg(feature = "otlp")]
 pub mod otlp;
 mod pipeline;
+#[cfg(feature = "pushgateway")]
 pub mod pushgateway;
 pub mod quantile;
+#[cfg(feature = "remote-write")]
 pub mod remote_write;
+mod report;
+#[cfg(feature = "statsd")]
 pub mod statsd;
 
+pub use build_error::BuildError;
 pub use callback::CallbackExporter;
 pub use console::ConsoleExporter;
 pub use doubles::{InMemoryExporter, SpyCalls, SpyExporter};
-pub use exporter::{Batch, ExportError, Exporter, Temporality};
+pub use env::EnvLookup;
+pub use exporter::{Batch, ExportError, Exporter, FailureReason, Temporality};
 pub use files::FileExporter;
-pub use pipeline::{Pipeline, PipelineBuilder, RetryPolicy, DEFAULT_INTERVAL};
+pub use pipeline::{
+    ErrorLog, ExporterStats, Pipeline, PipelineBuilder, RetryPolicy, DEFAULT_INTERVAL,
+};

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tallyho::{Counter, Family, Registry, Snapshot};
 
 use crate::delta::DeltaState;
-use crate::exporter::{Batch, Exporter, Temporality};
+use crate::env::EnvLookup;
+use crate::exporter::{Batch, ExportError, Exporter, Temporality};
+use crate::report::{stderr_log, Report};
+pub use crate::report::{ErrorLog, ExporterStats};
 
 /// The interval used when neither the code nor `OTEL_METRIC_EXPORT_INTERVAL` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -43,6 +46,8 @@ pub struct PipelineBuilder {
     exporters: Vec<Box<dyn Exporter>>,
     queue: usize,
     retry: RetryPolicy,
+    log: ErrorLog,
+    env: Box<EnvLookup>,
 }
 
 impl PipelineBuilder {
@@ -71,24 +76,47 @@ impl PipelineBuilder {
         self
     }
 
+    /// Where export failures are reported (default: a line on standard error), at most once
+    /// per interval per exporter. Every failure is also kept in [`Pipeline::stats`].
+    pub fn error_log(mut self, log: impl Fn(&ExportError, u64) + Send + Sync + 'static) -> Self {
+        self.log = Arc::new(log);
+        self
+    }
+
+    /// Looks `OTEL_METRIC_EXPORT_INTERVAL` up with `get` instead of in the process
+    /// environment (a configuration file, a test's map, ...).
+    pub fn env_with(
+        mut self,
+        get: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Box::new(get);
+        self
+    }
+
     /// Starts the collector and exporter threads.
     ///
     /// # Errors
-    /// A thread could not be started.
+    /// A thread could not be started, or (when no interval is set in code)
+    /// `OTEL_METRIC_EXPORT_INTERVAL` is not a whole number of milliseconds
+    /// ([`InvalidInput`](std::io::ErrorKind::InvalidInput), naming the variable and value).
     pub fn start(self) -> std::io::Result<Pipeline> {
-        let interval = self
-            .interval
-            .or_else(interval_from_env)
-            .unwrap_or(DEFAULT_INTERVAL)
-            .max(Duration::from_millis(1));
+        let interval = match self.interval {
+            Some(i) => i,
+            None => interval_from_env(&*self.env)?.unwrap_or(DEFAULT_INTERVAL),
+        }
+        .max(Duration::from_millis(1));
         let metrics = SelfMetrics::new(&self.registry);
         let started = SystemTime::now();
         let mut workers = Vec::new();
         for exporter in self.exporters {
             workers.push(Worker::start(
                 exporter,
-                self.queue,
-                self.retry,
+                Settings {
+                    capacity: self.queue,
+                    retry: self.retry,
+                    interval,
+                    log: self.log.clone(),
+                },
                 metrics.clone(),
                 started,
             )?);
@@ -114,9 +142,22 @@ impl PipelineBuilder {
     }
 }
 
-fn interval_from_env() -> Option<Duration> {
-    let v = std::env::var("OTEL_METRIC_EXPORT_INTERVAL").ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_millis)
+/// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds, as the OpenTelemetry SDK specification
+/// defines it; unset or empty is `None`.
+fn interval_from_env(get: &EnvLookup) -> std::io::Result<Option<Duration>> {
+    const NAME: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+    let Some(v) = get(NAME).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<u64>()
+        .map(|ms| Some(Duration::from_millis(ms)))
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{NAME}={v:?}: expected a whole number of milliseconds"),
+            )
+        })
 }
 
 /// Running export: collection every interval until [`shutdown`](Self::shutdown) (or drop).
@@ -187,6 +228,8 @@ impl PipelineBuilder {
             exporters: Vec::new(),
             queue: 4,
             retry: RetryPolicy::default(),
+            log: Arc::new(stderr_log),
+            env: Box::new(crate::env::process),
         }
     }
 }
@@ -200,6 +243,15 @@ impl Pipeline {
     /// The collection interval in use.
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// What each exporter has done so far, in the order they were added: exports,
+    /// failures by reason, and the last error with its time.
+    pub fn stats(&self) -> Vec<ExporterStats> {
+        self.workers
+            .iter()
+            .map(|w| w.stats.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
     }
 
     /// Collects now, exports to every exporter and waits (up to `timeout`) until each has
@@ -350,13 +402,21 @@ impl SelfMetrics {
 struct Worker {
     queue: Arc<Queue>,
     thread: Option<JoinHandle<()>>,
+    stats: Arc<Mutex<ExporterStats>>,
+}
+
+/// What a worker needs from the builder.
+struct Settings {
+    capacity: usize,
+    retry: RetryPolicy,
+    interval: Duration,
+    log: ErrorLog,
 }
 
 impl Worker {
     fn start(
         mut exporter: Box<dyn Exporter>,
-        capacity: usize,
-        retry: RetryPolicy,
+        settings: Settings,
         metrics: SelfMetrics,
         started: SystemTime,
     ) -> std::io::Result<Worker> {
@@ -364,7 +424,7 @@ impl Worker {
         let queue = Arc::new(Queue {
             jobs: Mutex::new((VecDeque::new(), false)),
             ready: Condvar::new(),
-            capacity,
+            capacity: settings.capacity,
             dropped: metrics.dropped.with(&[&name]).clone(),
         });
         // Create the series now, so the first snapshot already shows them at zero.
@@ -374,6 +434,18 @@ impl Worker {
             metrics.dropped.with(&[&name]).clone(),
         );
         let q = queue.clone();
+        let stats = Arc::new(Mutex::new(ExporterStats {
+            name: name.clone(),
+            ..ExporterStats::default()
+        }));
+        let retry = settings.retry;
+        let report = Report {
+            stats: stats.clone(),
+            log: settings.log,
+            interval: settings.interval,
+            last_logged: None,
+            suppressed: 0,
+        };
         let thread = std::thread::Builder::new()
             .name(format!("tallyho-export-{name}"))
             .spawn(move || {
@@ -384,6 +456,7 @@ impl Worker {
                     exports,
                     failures,
                     dropped,
+                    report,
                 };
                 while let Some(job) = q.pop() {
                     match job {
@@ -391,14 +464,14 @@ impl Worker {
                             state.export(exporter.as_mut(), &snapshot, retry, &q);
                         }
                         Job::Flush(ack) => {
-                            if exporter.flush().is_err() {
-                                state.failures.inc();
+                            if let Err(e) = exporter.flush() {
+                                state.failed(&e);
                             }
                             let _ = ack.send(());
                         }
                         Job::Shutdown(ack) => {
-                            if exporter.shutdown().is_err() {
-                                state.failures.inc();
+                            if let Err(e) = exporter.shutdown() {
+                                state.failed(&e);
                             }
                             let _ = ack.send(());
                             return;
@@ -409,6 +482,7 @@ impl Worker {
         Ok(Worker {
             queue,
             thread: Some(thread),
+            stats,
         })
     }
 }
@@ -420,9 +494,15 @@ struct WorkerState {
     exports: Counter,
     failures: Counter,
     dropped: Counter,
+    report: Report,
 }
 
 impl WorkerState {
+    fn failed(&mut self, e: &ExportError) {
+        self.failures.inc();
+        self.report.failed(e);
+    }
+
     fn export(
         &mut self,
         exporter: &mut dyn Exporter,
@@ -449,11 +529,12 @@ impl WorkerState {
             match exporter.export(&batch) {
                 Ok(()) => {
                     self.exports.inc();
+                    self.report.exported();
                     self.last_end = end;
                     return;
                 }
                 Err(e) => {
-                    self.failures.inc();
+                    self.failed(&e);
                     let last = attempt == retry.max_attempts.max(1);
                     if !e.is_retryable() || last || queue.is_closed() {
                         break;

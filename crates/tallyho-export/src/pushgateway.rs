@@ -35,10 +35,12 @@
 //!
 //! # Errors
 //!
-//! Connection failures, timeouts, HTTP 5xx and 429 are [retryable](ExportError::Retryable);
-//! other statuses outside 2xx (400 for metrics inconsistent with those in other groups, 401
+//! The Pushgateway has no retry specification of its own; it follows the remote write
+//! specification's rule: connection failures, timeouts, HTTP 5xx and 429 are
+//! [retryable](ExportError::Retryable); other statuses outside 2xx (400 for metrics inconsistent with those in other groups, 401
 //! for wrong credentials, ...) are [permanent](ExportError::Permanent), with the status and
-//! the start of the response body.
+//! the start of the response body. `https://` URLs are refused at build time (this build
+//! carries no TLS); credentials in the URL are sent as basic auth and never shown.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -64,11 +66,20 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::exporter::{Batch, ExportError, Exporter, Temporality};
-use crate::remote_write::{basic_auth_value, check_url, http_agent, send_as, USER_AGENT};
+use crate::exporter::{Batch, ExportError, Exporter, FailureReason, Temporality};
+use crate::http::{self, Protocol, RetryRule, Transport};
+
+pub use crate::BuildError;
 
 /// The exporter's name, in logs, errors and the pipeline's self-metrics.
 const NAME: &str = "pushgateway";
+
+/// What the Pushgateway asks of the transport.
+const PROTOCOL: Protocol = Protocol {
+    name: NAME,
+    retry: RetryRule::PUSHGATEWAY,
+    detail: http::text_detail,
+};
 
 /// The timeout used when none is set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,56 +104,43 @@ impl PushMethod {
     }
 }
 
-/// Why an exporter could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// No base URL was given.
-    #[error("no Pushgateway URL given")]
-    MissingUrl,
-    /// No job name, or an empty one, was given.
-    #[error("no job name given")]
-    MissingJob,
-    /// The URL does not parse, or is not `http`/`https`.
-    #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A grouping label name is not a valid Prometheus label name, is reserved (`job`,
-    /// `__…`), or is given twice.
-    #[error("invalid grouping label name {0:?}")]
-    InvalidLabel(String),
-}
-
 /// Settings for a [`PushgatewayExporter`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PushgatewayBuilder {
     url: Option<String>,
     job: Option<String>,
     grouping: Vec<(String, String)>,
     method: PushMethod,
-    auth: Option<String>,
+    headers: Vec<(String, String)>,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for PushgatewayBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushgatewayBuilder")
+            .field("url", &self.url.as_deref().map(http::redact))
+            .field("job", &self.job)
+            .field("grouping", &self.grouping)
+            .field("method", &self.method)
+            .field("headers", &http::header_names(&self.headers))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Pushes each batch to a Pushgateway group. See the [module docs](self).
 pub struct PushgatewayExporter {
-    agent: ureq::Agent,
-    url: String,
+    transport: Transport,
     method: PushMethod,
-    auth: Option<String>,
     body: Vec<u8>,
 }
 
 impl std::fmt::Debug for PushgatewayExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PushgatewayExporter")
-            .field("url", &self.url)
+            .field("url", &self.transport.shown_url())
             .field("method", &self.method)
-            .field("auth", &self.auth.as_ref().map(|_| "…"))
+            .field("headers", &self.transport.header_names())
             .finish_non_exhaustive()
     }
 }
@@ -156,14 +154,14 @@ impl PushgatewayExporter {
             job: None,
             grouping: Vec::new(),
             method: PushMethod::Put,
-            auth: None,
+            headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
 
     /// The group's URL, where pushes go.
     pub fn url(&self) -> &str {
-        &self.url
+        self.transport.url()
     }
 
     /// Deletes the group and all its metrics from the Pushgateway.
@@ -171,25 +169,7 @@ impl PushgatewayExporter {
     /// # Errors
     /// As [`export`](Exporter::export).
     pub fn delete(&self) -> Result<(), ExportError> {
-        send_as(
-            NAME,
-            &self.agent,
-            "DELETE",
-            &self.url,
-            &self.headers(None),
-            None,
-        )
-    }
-
-    fn headers(&self, content_type: Option<&str>) -> Vec<(String, String)> {
-        let mut headers = vec![("User-Agent".to_owned(), USER_AGENT.to_owned())];
-        if let Some(content_type) = content_type {
-            headers.push(("Content-Type".to_owned(), content_type.to_owned()));
-        }
-        if let Some(auth) = &self.auth {
-            headers.push(("Authorization".to_owned(), auth.clone()));
-        }
-        headers
+        self.transport.send("DELETE", &[], None).map(drop)
     }
 }
 
@@ -220,22 +200,13 @@ impl PushgatewayBuilder {
         self
     }
 
-    /// Sends `Authorization: Basic …` with these credentials.
-    pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
-        self.auth = Some(basic_auth_value(user.as_ref(), password.as_ref()));
-        self
-    }
-
-    /// The limit for each request, connecting included (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    http::builder_methods!();
 
     /// Checks the settings and makes the exporter.
     ///
     /// # Errors
-    /// No URL or job, a URL that does not parse, or a bad grouping label name.
+    /// No URL or job, a URL that does not parse or is not `http`, a bad header or grouping
+    /// label name, a zero timeout.
     pub fn build(self) -> Result<PushgatewayExporter, BuildError> {
         let base = self.url.ok_or(BuildError::MissingUrl)?;
         let job = self
@@ -249,28 +220,17 @@ impl PushgatewayBuilder {
             }
             seen.push(name);
         }
+        // The base URL is checked as given, so the error shows what the user wrote.
+        http::check_url(&base)?;
         let pairs: Vec<(&str, &str)> = self
             .grouping
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let url = format!("{}{}", base.trim_end_matches('/'), group_path(&job, &pairs));
-        let agent = http_agent(self.timeout);
-        check_url(&agent, &url).map_err(|e| match e {
-            crate::remote_write::BuildError::InvalidUrl { reason, .. } => BuildError::InvalidUrl {
-                url: base.clone(),
-                reason,
-            },
-            other => BuildError::InvalidUrl {
-                url: base.clone(),
-                reason: other.to_string(),
-            },
-        })?;
         Ok(PushgatewayExporter {
-            agent,
-            url,
+            transport: Transport::new(PROTOCOL, url, &self.headers, self.timeout)?,
             method: self.method,
-            auth: self.auth,
             body: Vec::new(),
         })
     }
@@ -287,17 +247,14 @@ impl Exporter for PushgatewayExporter {
 
     fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
         self.body.clear();
-        tallyho_encode::prometheus::encode(&mut self.body, &batch.snapshot)
-            .map_err(|e| ExportError::permanent(NAME, format!("encoding failed: {e}")))?;
-        let headers = self.headers(Some(tallyho_encode::prometheus::CONTENT_TYPE));
-        send_as(
-            NAME,
-            &self.agent,
-            self.method.as_str(),
-            &self.url,
-            &headers,
-            Some(&self.body),
-        )
+        tallyho_encode::prometheus::encode(&mut self.body, &batch.snapshot).map_err(|e| {
+            ExportError::permanent(NAME, format!("encoding failed: {e}"))
+                .with_reason(FailureReason::Encoding)
+        })?;
+        let content_type = [("Content-Type", tallyho_encode::prometheus::CONTENT_TYPE)];
+        self.transport
+            .send(self.method.as_str(), &content_type, Some(&self.body))
+            .map(drop)
     }
 }
 

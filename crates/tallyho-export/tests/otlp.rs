@@ -1,10 +1,8 @@
 //! The OTLP/HTTP exporter against a std-only receiver on 127.0.0.1 that parses HTTP/1.1,
 //! gunzips, decodes `ExportMetricsServiceRequest` with prost and records what arrived.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
+use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -23,11 +21,14 @@ use tallyho::{
 use tallyho_export::otlp::{OtlpExporter, DEFAULT_MAX_POINTS_PER_REQUEST};
 use tallyho_export::{Batch, ExportError, Exporter, Pipeline, Temporality};
 
+mod common;
+use common::{FakeServer, Reply, Seen};
+
 // ---------------------------------------------------------------------------------------
 // The receiver
 // ---------------------------------------------------------------------------------------
 
-/// One request as it arrived, and the status it was answered with.
+/// One request as it arrived, decoded, and the status it was answered with.
 #[derive(Clone, Debug)]
 struct Received {
     method: String,
@@ -40,6 +41,26 @@ struct Received {
 }
 
 impl Received {
+    fn decode(seen: &Seen) -> Received {
+        let body = if seen.header("Content-Encoding") == Some("gzip") {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&seen.body[..])
+                .read_to_end(&mut out)
+                .expect("valid gzip");
+            out
+        } else {
+            seen.body.clone()
+        };
+        Received {
+            method: seen.method.clone(),
+            path: seen.path.clone(),
+            headers: seen.headers.clone(),
+            raw_len: seen.body.len(),
+            request: ExportMetricsServiceRequest::decode(&body[..]).expect("valid protobuf"),
+            status: seen.status.unwrap_or(0),
+        }
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -60,40 +81,12 @@ impl Received {
     }
 }
 
-/// What the receiver answers: status, extra headers, body.
-struct Answer {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-}
+/// What the receiver answers: the shared fake server's reply.
+type Answer = Reply;
 
-impl Answer {
-    fn ok() -> Self {
-        Answer::status(200)
-    }
-    fn status(status: u16) -> Self {
-        Answer {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-    fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        self.headers.push(("Content-Type", content_type.to_owned()));
-        self.body = body.into();
-        self
-    }
-    fn with_header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.push((name, value.to_owned()));
-        self
-    }
-}
-
-type Responder = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
-
+/// An OTLP receiver: the shared fake server, with requests decoded as OTLP.
 struct Receiver {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
+    server: FakeServer,
 }
 
 impl Receiver {
@@ -104,24 +97,13 @@ impl Receiver {
 
     /// Answers the `n`th request (from 0) with `answer(n)`.
     fn answering(answer: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let responder: Responder = Arc::new(answer);
-        let counter = Arc::new(AtomicUsize::new(0));
-        let rec = received.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (rec, responder, counter) = (rec.clone(), responder.clone(), counter.clone());
-                std::thread::spawn(move || serve(stream, &rec, &*responder, &counter));
-            }
-        });
-        Receiver { addr, received }
+        Receiver {
+            server: FakeServer::answering(move |n, _| Some(answer(n))),
+        }
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url("")
     }
 
     fn exporter(&self) -> tallyho_export::otlp::OtlpExporterBuilder {
@@ -131,85 +113,7 @@ impl Receiver {
     }
 
     fn requests(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-/// Serves one keep-alive connection until the client closes it.
-fn serve(
-    stream: TcpStream,
-    received: &Mutex<Vec<Received>>,
-    answer: &(dyn Fn(usize) -> Answer + Send + Sync),
-    counter: &AtomicUsize,
-) {
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let path = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (k, v) = h.split_once(':').expect("header line");
-            headers.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        let len: usize = header("Content-Length").map_or(0, |v| v.parse().unwrap());
-        let mut raw = vec![0; len];
-        if reader.read_exact(&mut raw).is_err() {
-            return;
-        }
-        let body = if header("Content-Encoding").as_deref() == Some("gzip") {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&raw[..])
-                .read_to_end(&mut out)
-                .expect("valid gzip");
-            out
-        } else {
-            raw.clone()
-        };
-        let request = ExportMetricsServiceRequest::decode(&body[..]).expect("valid protobuf");
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        let a = answer(n);
-        received.lock().unwrap().push(Received {
-            method,
-            path,
-            headers,
-            raw_len: raw.len(),
-            request,
-            status: a.status,
-        });
-        let mut response = format!(
-            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
-            a.status,
-            a.body.len()
-        );
-        for (k, v) in &a.headers {
-            response.push_str(&format!("{k}: {v}\r\n"));
-        }
-        response.push_str("\r\n");
-        let mut bytes = response.into_bytes();
-        bytes.extend_from_slice(&a.body);
-        if writer.write_all(&bytes).is_err() {
-            return;
-        }
+        self.server.seen().iter().map(Received::decode).collect()
     }
 }
 
@@ -850,27 +754,39 @@ fn builder_errors_name_the_setting() {
     let err = OtlpExporter::builder()
         .endpoint("https://127.0.0.1:4318")
         .build()
-        .unwrap_err();
-    assert!(err.contains("endpoint") && err.contains("https"), "{err}");
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("URL \"https://127.0.0.1:4318/v1/metrics\"")
+            && err.contains("https is not supported"),
+        "{err}"
+    );
     let err = OtlpExporter::builder()
         .metrics_endpoint("127.0.0.1:4318")
         .build()
-        .unwrap_err();
-    assert!(err.contains("endpoint"), "{err}");
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("URL \"127.0.0.1:4318\"") && err.contains("not a URL"),
+        "{err}"
+    );
     let err = OtlpExporter::builder()
         .header("Bad Name", "x")
         .build()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Bad Name"), "{err}");
     let err = OtlpExporter::builder()
         .header("X-Ok", "line\r\nbreak")
         .build()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("X-Ok"), "{err}");
     let err = OtlpExporter::builder()
         .timeout(Duration::ZERO)
         .build()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("timeout"), "{err}");
 }
 
@@ -1076,7 +992,11 @@ fn long_error_bodies_are_truncated_and_protobuf_status_is_decoded() {
         Answer::status(400).with_body("application/x-protobuf", status.clone())
     });
     let msg = export_once(&rx).to_string();
-    assert!(msg.contains("HTTP 400: bad points"), "{msg}");
+    // One message shape for every HTTP exporter: `HTTP <status> <reason phrase>: <detail>`.
+    assert!(
+        msg.contains("HTTP 400 ") && msg.ends_with(": bad points"),
+        "{msg}"
+    );
 }
 
 #[test]

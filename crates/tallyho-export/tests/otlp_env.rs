@@ -1,8 +1,8 @@
-//! The OTLP exporter configured from `OTEL_*` variables. The environment is process-wide, so
-//! everything lives in one test in a binary of its own.
+//! The OTLP exporter configured from `OTEL_*` variables, read through an injected getter
+//! (`from_env_with`), so these are ordinary tests: nothing mutates the process environment.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -13,59 +13,43 @@ use tallyho::{FamilySnapshot, MetricKind, Snapshot};
 use tallyho_export::otlp::OtlpExporter;
 use tallyho_export::{Batch, Exporter, Temporality};
 
-/// Path, headers and decoded body of each request.
-type Log = Arc<Mutex<Vec<(String, Vec<(String, String)>, ExportMetricsServiceRequest)>>>;
+mod common;
+use common::{FakeServer, Seen};
 
-/// A one-thread HTTP/1.1 receiver on 127.0.0.1 answering `200 OK` to everything.
-fn receiver() -> (String, Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let log: Log = Arc::default();
-    let rec = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let rec = rec.clone();
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap().to_owned();
-                    let mut headers = Vec::new();
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        let (k, v) = h.split_once(':').unwrap();
-                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-                    }
-                    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v);
-                    let len: usize = get("content-length").map_or(0, |v| v.parse().unwrap());
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    if get("content-encoding").map(String::as_str) == Some("gzip") {
-                        let mut out = Vec::new();
-                        flate2::read::GzDecoder::new(&body[..])
-                            .read_to_end(&mut out)
-                            .unwrap();
-                        body = out;
-                    }
-                    let request = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
-                    rec.lock().unwrap().push((path, headers, request));
-                    writer
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                        .unwrap();
-                }
-            });
-        }
-    });
-    (url, log)
+/// Path, headers and decoded body of a request the receiver saw.
+fn decoded(seen: &Seen) -> (String, Vec<(String, String)>, ExportMetricsServiceRequest) {
+    let mut body = seen.body.clone();
+    if seen.header("content-encoding") == Some("gzip") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        body = out;
+    }
+    let headers = seen
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let request = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
+    (seen.path.clone(), headers, request)
+}
+
+/// A fake environment: the variables a test sets, read through `from_env_with`.
+#[derive(Clone, Default)]
+struct Env(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Env {
+    fn set(&self, name: &str, value: impl Into<String>) {
+        self.0.lock().unwrap().insert(name.to_owned(), value.into());
+    }
+    fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+    fn builder(&self) -> tallyho_export::otlp::OtlpExporterBuilder {
+        let vars = self.0.clone();
+        OtlpExporter::builder().from_env_with(move |n| vars.lock().unwrap().get(n).cloned())
+    }
 }
 
 fn string_attr(kvs: &[KeyValue], key: &str) -> Option<String> {
@@ -90,60 +74,38 @@ fn batch() -> Batch {
     }
 }
 
-const VARS: &[&str] = &[
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-    "OTEL_SERVICE_NAME",
-    "OTEL_RESOURCE_ATTRIBUTES",
-];
-
-fn clear() {
-    for v in VARS {
-        std::env::remove_var(v);
-    }
-}
-
 /// The build error with only `name=value` set (on top of nothing).
 fn error_with(name: &str, value: &str) -> String {
-    clear();
-    std::env::set_var(name, value);
-    let err = OtlpExporter::builder().from_env().build().unwrap_err();
-    std::env::remove_var(name);
-    err
+    let env = Env::default();
+    env.set(name, value);
+    env.builder().build().unwrap_err().to_string()
 }
 
 #[test]
 fn configuration_from_the_environment() {
-    clear();
-    let (url, log) = receiver();
+    let env = Env::default();
+    let server = FakeServer::start(Some((200, "")));
+    let url = server.url("");
+    let log = || server.seen().iter().map(decoded).collect::<Vec<_>>();
 
     // Metrics-specific variables win over the general ones.
-    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9");
-    std::env::set_var(
+    env.set("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9");
+    env.set(
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
         format!("{url}/custom/metrics"),
     );
-    std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general");
-    std::env::set_var(
+    env.set("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general");
+    env.set(
         "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
         "api-key=abc%20def , x-tenant = t1",
     );
-    std::env::set_var("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
-    std::env::set_var("OTEL_EXPORTER_OTLP_TIMEOUT", "100");
-    std::env::set_var("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500");
-    std::env::set_var("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
-    std::env::set_var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta");
-    std::env::set_var("OTEL_SERVICE_NAME", "env-service");
-    std::env::set_var(
+    env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+    env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "100");
+    env.set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500");
+    env.set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    env.set("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta");
+    env.set("OTEL_SERVICE_NAME", "env-service");
+    env.set(
         "OTEL_RESOURCE_ATTRIBUTES",
         "service.name=ignored,deployment.environment=prod%2Ceu, team=a%3Db",
     );
@@ -154,14 +116,14 @@ fn configuration_from_the_environment() {
     assert!(!plain.is_gzip());
     assert_eq!(plain.temporality(), Temporality::Cumulative);
 
-    let mut exporter = OtlpExporter::builder().from_env().build().unwrap();
+    let mut exporter = env.builder().build().unwrap();
     assert_eq!(exporter.url(), format!("{url}/custom/metrics"));
     assert_eq!(exporter.timeout(), Duration::from_millis(2500));
     assert!(exporter.is_gzip());
     assert_eq!(exporter.temporality(), Temporality::Delta);
     exporter.export(&batch()).unwrap();
     {
-        let log = log.lock().unwrap();
+        let log = log();
         let (path, headers, request) = &log[0];
         assert_eq!(path, "/custom/metrics");
         let header = |n: &str| {
@@ -196,7 +158,10 @@ fn configuration_from_the_environment() {
     // Code wins over the environment, wherever from_env() is called.
     let mut coded = OtlpExporter::builder()
         .gzip(false)
-        .from_env()
+        .from_env_with({
+            let env = env.clone();
+            move |n| env.0.lock().unwrap().get(n).cloned()
+        })
         .timeout(Duration::from_secs(1))
         .temporality(Temporality::Cumulative)
         .service_name("from-code")
@@ -210,7 +175,7 @@ fn configuration_from_the_environment() {
     assert_eq!(coded.temporality(), Temporality::Cumulative);
     coded.export(&batch()).unwrap();
     {
-        let log = log.lock().unwrap();
+        let log = log();
         let (path, headers, request) = &log[1];
         assert_eq!(path, "/coded");
         let header = |n: &str| {
@@ -236,18 +201,18 @@ fn configuration_from_the_environment() {
 
     // The general variables when no metrics-specific ones are set; the base endpoint gets
     // /v1/metrics.
-    clear();
-    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{url}/base/"));
-    std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general");
-    std::env::set_var("OTEL_EXPORTER_OTLP_TIMEOUT", "750");
-    std::env::set_var("OTEL_EXPORTER_OTLP_COMPRESSION", "none");
-    std::env::set_var(
+    env.clear();
+    env.set("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{url}/base/"));
+    env.set("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general");
+    env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "750");
+    env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "none");
+    env.set(
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
         "LowMemory",
     );
-    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes");
-    std::env::set_var("OTEL_SERVICE_NAME", ""); // empty counts as unset
-    let mut general = OtlpExporter::builder().from_env().build().unwrap();
+    env.set("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes");
+    env.set("OTEL_SERVICE_NAME", ""); // empty counts as unset
+    let mut general = env.builder().build().unwrap();
     assert_eq!(general.url(), format!("{url}/base/v1/metrics"));
     assert_eq!(general.timeout(), Duration::from_millis(750));
     assert!(!general.is_gzip());
@@ -257,16 +222,16 @@ fn configuration_from_the_environment() {
         .contains(&("service.name".into(), "from-attributes".into())));
     general.export(&batch()).unwrap();
     {
-        let log = log.lock().unwrap();
+        let log = log();
         let (path, headers, _) = &log[2];
         assert_eq!(path, "/base/v1/metrics");
         assert!(headers.contains(&("api-key".into(), "general".into())));
     }
-    std::env::set_var(
+    env.set(
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
         "cumulative",
     );
-    let cumulative = OtlpExporter::builder().from_env().build().unwrap();
+    let cumulative = env.builder().build().unwrap();
     assert_eq!(cumulative.temporality(), Temporality::Cumulative);
 
     // Bad values fail the build with a message naming the variable.
@@ -290,5 +255,4 @@ fn configuration_from_the_environment() {
         let err = error_with(name, value);
         assert!(err.contains(name), "{name}={value}: {err}");
     }
-    clear();
 }

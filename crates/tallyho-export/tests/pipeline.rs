@@ -304,3 +304,149 @@ fn callback_and_console() {
         "{table}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The environment seam and surfaced errors
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn interval_from_the_environment_unless_set_in_code() {
+    let env =
+        |v: &'static str| move |n: &str| (n == "OTEL_METRIC_EXPORT_INTERVAL").then(|| v.to_owned());
+    let r = Registry::new();
+    let p = Pipeline::builder(r.clone())
+        .env_with(env("1234"))
+        .start()
+        .unwrap();
+    assert_eq!(p.interval(), Duration::from_millis(1234));
+    drop(p);
+    let p = Pipeline::builder(r.clone())
+        .env_with(env("1234"))
+        .interval(Duration::from_secs(2))
+        .start()
+        .unwrap();
+    assert_eq!(p.interval(), Duration::from_secs(2));
+    drop(p);
+    let p = Pipeline::builder(r.clone())
+        .env_with(env(" "))
+        .start()
+        .unwrap();
+    assert_eq!(p.interval(), tallyho_export::DEFAULT_INTERVAL);
+    drop(p);
+    // A malformed value is an error naming the variable and the value, not ignored.
+    let err = Pipeline::builder(r)
+        .env_with(env("10s"))
+        .start()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        err.to_string(),
+        "OTEL_METRIC_EXPORT_INTERVAL=\"10s\": expected a whole number of milliseconds"
+    );
+}
+
+/// Fails every export with a permanent error whose reason is a status.
+struct Refused;
+
+impl Exporter for Refused {
+    fn name(&self) -> &str {
+        "refused"
+    }
+    fn export(&mut self, _batch: &Batch) -> Result<(), ExportError> {
+        Err(
+            ExportError::permanent("refused", "HTTP 400 Bad Request: nope")
+                .with_reason(tallyho_export::FailureReason::Status(400)),
+        )
+    }
+}
+
+#[test]
+fn failures_keep_their_cause_in_stats_and_are_logged_once_per_interval() {
+    let logged: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let spy = SpyExporter::new();
+    spy.fail_next(2);
+    let p = Pipeline::builder(Registry::new())
+        .interval(Duration::from_secs(3600))
+        .retry(RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        })
+        .error_log({
+            let logged = logged.clone();
+            move |e, suppressed| logged.lock().unwrap().push((e.to_string(), suppressed))
+        })
+        .exporter(spy.clone())
+        .exporter(Refused)
+        .start()
+        .unwrap();
+    assert!(p.flush(Duration::from_secs(10)));
+    assert!(p.flush(Duration::from_secs(10)));
+    let stats = p.stats();
+    assert_eq!(stats.len(), 2);
+    let (spy_stats, refused) = (&stats[0], &stats[1]);
+    assert_eq!(spy_stats.name, "spy");
+    assert_eq!(spy_stats.exports, 2);
+    assert_eq!(spy_stats.failures, 2);
+    assert_eq!(
+        spy_stats.failures_by_reason,
+        [(tallyho_export::FailureReason::Other, 2)].into()
+    );
+    assert_eq!(
+        spy_stats.last_error.as_deref(),
+        Some("spy: told to fail (will retry)")
+    );
+    assert!(spy_stats.last_error_at.is_some());
+    assert_eq!(refused.exports, 0);
+    assert_eq!(refused.failures, 2);
+    assert_eq!(
+        refused.failures_by_reason,
+        [(tallyho_export::FailureReason::Status(400), 2)].into()
+    );
+    assert_eq!(
+        refused.last_error.as_deref(),
+        Some("refused: HTTP 400 Bad Request: nope")
+    );
+    // Four failures in all, but the interval (an hour) lets each exporter log only once.
+    let mut logged = logged.lock().unwrap().clone();
+    logged.sort();
+    assert_eq!(
+        logged,
+        [
+            ("refused: HTTP 400 Bad Request: nope".to_owned(), 0),
+            ("spy: told to fail (will retry)".to_owned(), 0),
+        ]
+    );
+    assert_eq!(
+        tallyho_export::FailureReason::Status(503).to_string(),
+        "http_503"
+    );
+}
+
+#[test]
+fn a_later_report_counts_the_failures_it_suppressed() {
+    let logged: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let p = Pipeline::builder(Registry::new())
+        .interval(Duration::from_secs(1))
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        })
+        .error_log({
+            let logged = logged.clone();
+            move |_, suppressed| logged.lock().unwrap().push(suppressed)
+        })
+        .exporter(Refused)
+        .start()
+        .unwrap();
+    // Three failures within far less than an interval: one report; the collector's own
+    // export a second later is reported with the count of those suppressed.
+    for _ in 0..3 {
+        assert!(p.flush(Duration::from_secs(10)));
+    }
+    wait_until("a second report", || logged.lock().unwrap().len() >= 2);
+    let logged = logged.lock().unwrap().clone();
+    assert_eq!(logged[0], 0);
+    assert!(logged[1] >= 2, "{logged:?}");
+    assert!(p.stats()[0].failures >= 4);
+}

@@ -1,8 +1,8 @@
-//! Helpers shared by the exporter tests: temporary directories, free ports, a std-only fake
-//! HTTP server, and a batch from a registry.
+//! Helpers shared by the exporter tests: temporary directories, free ports, the one std-only
+//! fake HTTP server, and a batch from a registry.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,7 +54,10 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The body as sent (possibly compressed).
     pub body: Vec<u8>,
+    /// The status it was answered with; `None` when it was left unanswered.
+    pub status: Option<u16>,
 }
 
 impl Seen {
@@ -66,70 +69,108 @@ impl Seen {
     }
 }
 
-/// A std-only HTTP server on 127.0.0.1 answering every request with a set status (or not
-/// at all), recording what it got; stopped on drop.
+/// What the fake server answers one request with.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::status(200)
+    }
+
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply::status(status).with_body("text/plain", body)
+    }
+
+    pub fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        self.headers
+            .push(("Content-Type".to_owned(), content_type.to_owned()));
+        self.body = body.into();
+        self
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// Answers the `n`th request (from 0); `None` leaves it unanswered (a hanging server).
+type Responder = Arc<Mutex<Box<dyn FnMut(usize, &Seen) -> Option<Reply> + Send>>>;
+
+/// The one fake HTTP/1.1 server of these tests: std only, on 127.0.0.1, keep-alive, each
+/// connection on a thread of its own, recording every request; stopped on drop.
 pub struct FakeServer {
     port: u16,
-    pub reply: Arc<Mutex<Option<(u16, String)>>>,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
+    responder: Responder,
+    seen: Arc<Mutex<Vec<Seen>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl FakeServer {
-    /// Answers `status` with `body`; `None` accepts and never answers.
+    /// Answers every request with `status` and a text `body`; `None` accepts, reads and
+    /// never answers.
     pub fn start(reply: Option<(u16, &str)>) -> FakeServer {
+        let reply = reply.map(|(s, b)| Reply::text(s, b));
+        FakeServer::answering(move |_, _| reply.clone())
+    }
+
+    /// Answers the `n`th request (from 0) with `answer(n, request)`.
+    pub fn answering(
+        answer: impl FnMut(usize, &Seen) -> Option<Reply> + Send + 'static,
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let reply = Arc::new(Mutex::new(reply.map(|(s, b)| (s, b.to_owned()))));
+        let responder: Responder = Arc::new(Mutex::new(Box::new(answer)));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (reply, seen, stop) = (reply.clone(), seen.clone(), stop.clone());
+            let (responder, seen, stop) = (responder.clone(), seen.clone(), stop.clone());
             std::thread::spawn(move || {
-                let mut held = Vec::new();
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let Some(request) = read_request(&stream) else {
-                        continue;
-                    };
-                    seen.lock().unwrap().push(request);
-                    let answer = reply.lock().unwrap().clone();
-                    match answer {
-                        Some((status, body)) => {
-                            let mut stream = stream;
-                            let _ = write!(
-                                stream,
-                                "HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\n\
-                                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                                body.len()
-                            );
-                        }
-                        // Keep the connection open and silent.
-                        None => held.push(stream),
-                    }
+                    let (responder, seen, stop) = (responder.clone(), seen.clone(), stop.clone());
+                    std::thread::spawn(move || serve(stream, &responder, &seen, &stop));
                 }
             })
         };
         FakeServer {
             port,
-            reply,
+            responder,
             seen,
             stop,
             thread: Some(thread),
         }
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// From now on, answers every request with `status` and a text `body`.
     pub fn set_reply(&self, status: u16, body: &str) {
-        *self.reply.lock().unwrap() = Some((status, body.to_owned()));
+        let reply = Reply::text(status, body);
+        *self.responder.lock().unwrap() = Box::new(move |_, _| Some(reply.clone()));
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -148,10 +189,45 @@ impl Drop for FakeServer {
     }
 }
 
-pub fn read_request(stream: &TcpStream) -> Option<Seen> {
+/// Serves one keep-alive connection until the client closes it or the server stops.
+fn serve(stream: TcpStream, responder: &Responder, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
+    while let Some(mut request) = read_request(&mut reader) {
+        let n = seen.lock().unwrap().len();
+        let answer = (responder.lock().unwrap())(n, &request);
+        request.status = answer.as_ref().map(|a| a.status);
+        seen.lock().unwrap().push(request);
+        let Some(a) = answer else {
+            // Hold the connection open and silent until the server stops.
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        };
+        let mut head = format!(
+            "HTTP/1.1 {} Whatever\r\nContent-Length: {}\r\n",
+            a.status,
+            a.body.len()
+        );
+        for (k, v) in &a.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&a.body);
+        if writer.write_all(&bytes).is_err() {
+            return;
+        }
+    }
+}
+
+pub fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_owned();
     let path = parts.next()?.to_owned();
@@ -178,6 +254,7 @@ pub fn read_request(stream: &TcpStream) -> Option<Seen> {
         path,
         headers,
         body,
+        status: None,
     })
 }
 

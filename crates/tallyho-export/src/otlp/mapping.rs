@@ -1,0 +1,385 @@
+//! The OTLP wire mapping: a batch to `Metric`s (see the [module docs](super)), split into
+//! requests of a bounded number of points. Pure functions, tested without a socket.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use tallyho::{FamilySnapshot, MetricKind, Number, Series, SeriesValue, OVERFLOW_LABEL};
+
+use crate::exporter::{Batch, Temporality};
+
+/// One request carrying `metrics` under `resource` and `scope`.
+pub(super) fn request(
+    resource: &Resource,
+    scope: &InstrumentationScope,
+    metrics: Vec<Metric>,
+) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(resource.clone()),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(scope.clone()),
+                metrics,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// Walks a batch's series in order, handing out at most `max` of them at a time as metrics.
+pub(super) struct Chunks<'a> {
+    batch: &'a Batch,
+    max: usize,
+    family: usize,
+    series: usize,
+}
+
+impl<'a> Chunks<'a> {
+    pub(super) fn new(batch: &'a Batch, max: usize) -> Self {
+        Chunks {
+            batch,
+            max: max.max(1),
+            family: 0,
+            series: 0,
+        }
+    }
+
+    /// Moves past `n` series.
+    pub(super) fn skip(&mut self, mut n: usize) {
+        let families = &self.batch.snapshot.families;
+        while n > 0 && self.family < families.len() {
+            let left = families[self.family].series.len() - self.series;
+            if n < left {
+                self.series += n;
+                return;
+            }
+            n -= left;
+            self.family += 1;
+            self.series = 0;
+        }
+    }
+
+    /// The metrics of the next `max` series, or `None` when none are left.
+    pub(super) fn next_chunk(&mut self) -> Option<Vec<Metric>> {
+        let families = &self.batch.snapshot.families;
+        let mut metrics = Vec::new();
+        let mut taken = 0;
+        while taken < self.max && self.family < families.len() {
+            let family = &families[self.family];
+            let take = (family.series.len() - self.series).min(self.max - taken);
+            if take > 0 {
+                let series = &family.series[self.series..self.series + take];
+                metrics.extend(metric(self.batch, family, series));
+                taken += take;
+                self.series += take;
+            }
+            if self.series >= family.series.len() {
+                self.family += 1;
+                self.series = 0;
+            }
+        }
+        (taken > 0).then_some(metrics)
+    }
+}
+
+/// One family's `Metric` holding `series`; `None` when no series fits the family's kind.
+fn metric(batch: &Batch, family: &FamilySnapshot, series: &[Series]) -> Option<Metric> {
+    let time = nanos(batch.end);
+    let temporality = match batch.temporality {
+        Temporality::Cumulative => AggregationTemporality::Cumulative,
+        Temporality::Delta => AggregationTemporality::Delta,
+    } as i32;
+    let data = match family.kind {
+        MetricKind::Histogram => {
+            let data_points: Vec<_> = series
+                .iter()
+                .filter_map(|s| histogram_point(s, time))
+                .collect();
+            if data_points.is_empty() {
+                return None;
+            }
+            metric::Data::Histogram(Histogram {
+                data_points,
+                aggregation_temporality: temporality,
+            })
+        }
+        kind => {
+            let data_points: Vec<_> = series
+                .iter()
+                .filter_map(|s| number_point(s, time))
+                .collect();
+            if data_points.is_empty() {
+                return None;
+            }
+            match kind {
+                MetricKind::Counter | MetricKind::UpDownCounter => metric::Data::Sum(Sum {
+                    data_points,
+                    aggregation_temporality: temporality,
+                    is_monotonic: kind == MetricKind::Counter,
+                }),
+                _ => metric::Data::Gauge(Gauge { data_points }),
+            }
+        }
+    };
+    Some(Metric {
+        name: family.name.clone(),
+        description: family.help.clone(),
+        unit: ucum(&family.unit).to_owned(),
+        metadata: Vec::new(),
+        data: Some(data),
+    })
+}
+
+fn number_point(series: &Series, time: u64) -> Option<NumberDataPoint> {
+    let value = match series.value {
+        SeriesValue::Counter(n) | SeriesValue::Gauge(n) => match n {
+            Number::U64(v) => number_data_point::Value::AsInt(i64::try_from(v).unwrap_or(i64::MAX)),
+            Number::I64(v) => number_data_point::Value::AsInt(v),
+            Number::F64(v) => number_data_point::Value::AsDouble(v),
+        },
+        SeriesValue::Histogram(_) => return None,
+    };
+    Some(NumberDataPoint {
+        attributes: attributes(&series.labels),
+        start_time_unix_nano: nanos(series.start).min(time),
+        time_unix_nano: time,
+        value: Some(value),
+        ..NumberDataPoint::default()
+    })
+}
+
+fn histogram_point(series: &Series, time: u64) -> Option<HistogramDataPoint> {
+    let h = series.value.as_histogram()?;
+    Some(HistogramDataPoint {
+        attributes: attributes(&series.labels),
+        start_time_unix_nano: nanos(series.start).min(time),
+        time_unix_nano: time,
+        count: h.count,
+        // "If count is zero then this field must be zero."
+        sum: Some(if h.count == 0 { 0.0 } else { h.sum }),
+        bucket_counts: h.counts.clone(),
+        explicit_bounds: h.bounds.clone(),
+        ..HistogramDataPoint::default()
+    })
+}
+
+fn attributes(labels: &[(String, String)]) -> Vec<KeyValue> {
+    labels
+        .iter()
+        .map(|(k, v)| {
+            if k == OVERFLOW_LABEL && v == "true" {
+                KeyValue {
+                    key: "otel.metric.overflow".to_owned(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::BoolValue(true)),
+                    }),
+                }
+            } else {
+                string_attribute(k, v)
+            }
+        })
+        .collect()
+}
+
+pub(super) fn string_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+    }
+}
+
+/// The UCUM code for the units whose mapping is obvious; anything else as is.
+fn ucum(unit: &str) -> &str {
+    match unit {
+        "seconds" | "second" => "s",
+        "milliseconds" => "ms",
+        "microseconds" => "us",
+        "nanoseconds" => "ns",
+        "minutes" => "min",
+        "hours" => "h",
+        "days" => "d",
+        "bytes" | "byte" => "By",
+        "kilobytes" => "kBy",
+        "megabytes" => "MBy",
+        "gigabytes" => "GBy",
+        "bits" => "bit",
+        "ratio" => "1",
+        "percent" => "%",
+        "meters" => "m",
+        "grams" => "g",
+        "volts" => "V",
+        "amperes" => "A",
+        "joules" => "J",
+        "watts" => "W",
+        "hertz" => "Hz",
+        "celsius" => "Cel",
+        other => other,
+    }
+}
+
+/// Nanoseconds since the Unix epoch (0 before it, saturating far after it).
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tallyho::{FamilySnapshot, HistogramData, Snapshot};
+
+    use super::*;
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    fn at(nanos: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+
+    fn batch(temporality: Temporality) -> Batch {
+        let start = at(T0);
+        let end = at(T0 + 5_000_000_000);
+        let histogram = FamilySnapshot {
+            series: vec![Series {
+                labels: vec![],
+                start,
+                value: SeriesValue::Histogram(HistogramData {
+                    bounds: vec![0.5],
+                    counts: vec![2, 1],
+                    sum: 1.25,
+                    count: 3,
+                }),
+            }],
+            ..FamilySnapshot::new("latency", "Latency.", MetricKind::Histogram).with_unit("seconds")
+        };
+        let mut jobs = FamilySnapshot::new("jobs", "Jobs.", MetricKind::Counter)
+            .with_point(&[("q", "a")], u64::MAX)
+            .with_point(&[(OVERFLOW_LABEL, "true")], 1u64);
+        for s in &mut jobs.series {
+            // A start after the end is clamped to the end.
+            s.start = at(T0 + 9_000_000_000);
+        }
+        Batch {
+            snapshot: Snapshot {
+                time: end,
+                families: vec![
+                    jobs,
+                    FamilySnapshot::new("temp", "Temp.", MetricKind::Gauge).with_point(&[], -1.5),
+                    histogram,
+                ],
+            },
+            start,
+            end,
+            temporality,
+        }
+    }
+
+    fn point(
+        attributes: Vec<KeyValue>,
+        start: u64,
+        value: number_data_point::Value,
+    ) -> NumberDataPoint {
+        NumberDataPoint {
+            attributes,
+            start_time_unix_nano: start,
+            time_unix_nano: T0 + 5_000_000_000,
+            value: Some(value),
+            ..NumberDataPoint::default()
+        }
+    }
+
+    #[test]
+    fn golden_metrics() {
+        let end = T0 + 5_000_000_000;
+        let b = batch(Temporality::Delta);
+        let got = Chunks::new(&b, 100).next_chunk().unwrap();
+        let overflow = KeyValue {
+            key: "otel.metric.overflow".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::BoolValue(true)),
+            }),
+        };
+        let want = vec![
+            Metric {
+                name: "jobs".into(),
+                description: "Jobs.".into(),
+                unit: String::new(),
+                metadata: vec![],
+                data: Some(metric::Data::Sum(Sum {
+                    data_points: vec![
+                        point(
+                            vec![string_attribute("q", "a")],
+                            end,
+                            number_data_point::Value::AsInt(i64::MAX),
+                        ),
+                        point(vec![overflow], end, number_data_point::Value::AsInt(1)),
+                    ],
+                    aggregation_temporality: AggregationTemporality::Delta as i32,
+                    is_monotonic: true,
+                })),
+            },
+            Metric {
+                name: "temp".into(),
+                description: "Temp.".into(),
+                unit: String::new(),
+                metadata: vec![],
+                data: Some(metric::Data::Gauge(Gauge {
+                    data_points: vec![point(
+                        vec![],
+                        nanos(b.snapshot.families[1].series[0].start).min(end),
+                        number_data_point::Value::AsDouble(-1.5),
+                    )],
+                })),
+            },
+            Metric {
+                name: "latency".into(),
+                description: "Latency.".into(),
+                unit: "s".into(),
+                metadata: vec![],
+                data: Some(metric::Data::Histogram(Histogram {
+                    data_points: vec![HistogramDataPoint {
+                        start_time_unix_nano: T0,
+                        time_unix_nano: end,
+                        count: 3,
+                        sum: Some(1.25),
+                        bucket_counts: vec![2, 1],
+                        explicit_bounds: vec![0.5],
+                        ..HistogramDataPoint::default()
+                    }],
+                    aggregation_temporality: AggregationTemporality::Delta as i32,
+                })),
+            },
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn chunks_split_families_and_skip_resumes() {
+        let b = batch(Temporality::Cumulative);
+        let mut chunks = Chunks::new(&b, 2);
+        let names = |m: Vec<Metric>| m.into_iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(names(chunks.next_chunk().unwrap()), ["jobs"]);
+        assert_eq!(names(chunks.next_chunk().unwrap()), ["temp", "latency"]);
+        assert!(chunks.next_chunk().is_none());
+        let mut resumed = Chunks::new(&b, 2);
+        resumed.skip(3);
+        assert_eq!(names(resumed.next_chunk().unwrap()), ["latency"]);
+    }
+
+    #[test]
+    fn units_map_to_ucum() {
+        assert_eq!(ucum("seconds"), "s");
+        assert_eq!(ucum("bytes"), "By");
+        assert_eq!(ucum("widgets"), "widgets");
+    }
+}

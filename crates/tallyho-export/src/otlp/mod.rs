@@ -1,0 +1,594 @@
+//! OTLP/HTTP export: each batch as `ExportMetricsServiceRequest` protobuf messages POSTed to
+//! an OpenTelemetry collector (or any backend that speaks OTLP/HTTP, such as Prometheus with
+//! `--web.enable-otlp-receiver`).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tallyho::Registry;
+//! use tallyho_export::otlp::OtlpExporter;
+//! use tallyho_export::Pipeline;
+//!
+//! let registry = Registry::new();
+//! let otlp = OtlpExporter::builder()
+//!     .from_env() // OTEL_EXPORTER_OTLP_* , OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+//!     .service_name("checkout")
+//!     .build()?;
+//! let pipeline = Pipeline::builder(registry.clone())
+//!     .interval(Duration::from_secs(30))
+//!     .exporter(otlp)
+//!     .start()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Transport
+//!
+//! `POST` with `Content-Type: application/x-protobuf` (optionally `Content-Encoding: gzip`)
+//! to `<endpoint>/v1/metrics`, or to the metrics endpoint as given when one is set with
+//! [`OtlpExporterBuilder::metrics_endpoint`] or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`. The
+//! default endpoint is `http://127.0.0.1:4318` (the spec's `localhost:4318`, pinned to IPv4).
+//! Plain HTTP only: this crate carries no TLS stack, so `https://` endpoints are refused when
+//! the exporter is built. Credentials in the URL are sent as basic auth and never shown.
+//!
+//! As the OTLP specification says ("OTLP/HTTP Response", retryable response codes):
+//! connection failures, timeouts and HTTP 429, 502, 503 and 504 are
+//! [retryable](ExportError::Retryable) (the pipeline backs off and tries again); any other
+//! 4xx or 5xx is [permanent](ExportError::Permanent), with the status and the start of the
+//! response body (the `google.rpc.Status` message when the body is protobuf) in the message.
+//! A 2xx answer whose `partial_success` reports rejected data points is also reported as a
+//! permanent error, after the remaining requests of the batch have been sent (the OTLP spec
+//! forbids retrying it).
+//!
+//! # Mapping (OTLP metrics data model)
+//!
+//! Every request carries one `ResourceMetrics` holding one `ScopeMetrics` (scope `tallyho`,
+//! version of this crate). Each family becomes a `Metric` with
+//! `name` = the family name (counters without `_total`), `description` = the help text and
+//! `unit` = the unit in UCUM where the mapping is obvious (`seconds` → `s`, `bytes` → `By`,
+//! `milliseconds` → `ms`, `ratio` → `1`, `percent` → `%`, ...; anything else as is).
+//!
+//! | tallyho kind    | OTLP data                                                    |
+//! |-----------------|--------------------------------------------------------------|
+//! | `Counter`       | `Sum`, `is_monotonic: true`, temporality of the batch        |
+//! | `UpDownCounter` | `Sum`, `is_monotonic: false`, temporality of the batch       |
+//! | `Gauge`         | `Gauge`                                                      |
+//! | `Histogram`     | `Histogram` (explicit buckets), temporality of the batch     |
+//!
+//! Integer values (`u64`, `i64`) are sent as `as_int` (a `u64` above `i64::MAX` saturates),
+//! floats as `as_double`. Histogram points carry `explicit_bounds`, per-bucket (not
+//! cumulative) `bucket_counts` with one more entry than there are bounds (the last is the
+//! `+Inf` bucket), `count` and `sum`. Each series' labels become string attributes, except
+//! the overflow series' `otel_metric_overflow="true"`, which becomes the spec's boolean
+//! `otel.metric.overflow = true`.
+//!
+//! `start_time_unix_nano` is the series' start (for delta batches, the start of the period)
+//! and `time_unix_nano` the end of the batch (the collection time), both in nanoseconds since
+//! the Unix epoch; a start after the end is clamped to the end.
+//!
+//! Temporality is the exporter's ([`OtlpExporterBuilder::temporality`], default cumulative):
+//! the pipeline then hands it cumulative or delta batches, and `aggregation_temporality` is
+//! `CUMULATIVE` or `DELTA` accordingly. Gauges have no temporality.
+//!
+//! # Resource
+//!
+//! `service.name` (default `unknown_service:<executable name>` as the OpenTelemetry spec
+//! requires, or `unknown_service` when the executable name is not known),
+//! `telemetry.sdk.name = "tallyho"`, `telemetry.sdk.language = "rust"`,
+//! `telemetry.sdk.version` = this crate's version, then the attributes of
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`, and those set in code, each replacing an
+//! earlier value of the same key.
+//!
+//! # Large snapshots
+//!
+//! A batch is sent as several requests when it holds more than
+//! [`max_points_per_request`](OtlpExporterBuilder::max_points_per_request) data points (one
+//! point per series); a family's points may be spread over consecutive requests, each
+//! carrying its own copy of the family's `Metric` metadata. When a request after the first
+//! fails with a retryable error, the pipeline's retry of the same batch resumes with that
+//! request instead of sending the earlier ones again. A batch without any series sends
+//! nothing.
+//!
+//! # Environment
+//!
+//! Read only when [`OtlpExporterBuilder::from_env`] is called, at
+//! [`build`](OtlpExporterBuilder::build); anything set in code wins over the environment.
+//! Empty variables count as unset. For each setting the metrics-specific variable wins over
+//! the general one.
+//!
+//! | variable                                                  | meaning                                   |
+//! |-----------------------------------------------------------|-------------------------------------------|
+//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`                     | full URL, used as is                      |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT`                             | base URL, `/v1/metrics` appended          |
+//! | `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`                    | `k=v,k2=v2`, values percent-decoded       |
+//! | `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION`                | `gzip` or `none`                          |
+//! | `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT`                    | milliseconds (default 10000)              |
+//! | `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`                   | only `http/protobuf` is accepted          |
+//! | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`       | `cumulative`, `delta` or `lowmemory`      |
+//! | `OTEL_SERVICE_NAME`                                       | `service.name`                            |
+//! | `OTEL_RESOURCE_ATTRIBUTES`                                | `k=v,k2=v2`, values percent-decoded       |
+//!
+//! `lowmemory` is treated as `delta`: the spec's `lowmemory` keeps up-down counters
+//! cumulative, but an exporter here has a single temporality for all its batches.
+//! A bad value makes [`build`](OtlpExporterBuilder::build) fail with a
+//! [`BuildError::InvalidEnv`] naming the variable and the value (the value of a `HEADERS`
+//! variable is not shown: it may hold credentials).
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+
+use crate::env::EnvLookup;
+use crate::exporter::{Batch, ExportError, Exporter, FailureReason, Temporality};
+use crate::http::{
+    self, check_header, header_names, truncate, upsert, Protocol, RetryRule, Transport,
+};
+
+pub use crate::BuildError;
+
+mod env;
+mod mapping;
+
+use self::env::EnvSettings;
+use self::mapping::{string_attribute, Chunks};
+
+/// The endpoint used when neither the code nor the environment names one (the spec's
+/// `http://localhost:4318`, pinned to IPv4).
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
+
+/// The request timeout used when neither the code nor the environment sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Data points per request used when the code sets no limit.
+pub const DEFAULT_MAX_POINTS_PER_REQUEST: usize = 5000;
+
+const NAME: &str = "otlp";
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// What OTLP/HTTP asks of the transport.
+const PROTOCOL: Protocol = Protocol {
+    name: NAME,
+    retry: RetryRule::OTLP,
+    detail: error_detail,
+};
+
+/// Where requests go: a base URL (`/v1/metrics` appended) or the full metrics URL.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Endpoint {
+    Base(String),
+    Full(String),
+}
+
+impl Endpoint {
+    /// For `Debug`: the URL without credentials.
+    fn shown(&self) -> String {
+        match self {
+            Endpoint::Base(u) | Endpoint::Full(u) => http::redact(u),
+        }
+    }
+}
+
+/// Settings for an [`OtlpExporter`]; see the [module docs](self) for defaults and the
+/// environment.
+#[derive(Clone, Default)]
+pub struct OtlpExporterBuilder {
+    endpoint: Option<Endpoint>,
+    headers: Vec<(String, String)>,
+    gzip: Option<bool>,
+    timeout: Option<Duration>,
+    temporality: Option<Temporality>,
+    resource: Vec<(String, String)>,
+    service_name: Option<String>,
+    max_points: Option<usize>,
+    env: Option<EnvSource>,
+}
+
+/// Where [`OtlpExporterBuilder::from_env`] reads variables from.
+#[derive(Clone)]
+enum EnvSource {
+    Process,
+    Custom(Arc<EnvLookup>),
+}
+
+impl fmt::Debug for OtlpExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporterBuilder")
+            .field("endpoint", &self.endpoint.as_ref().map(Endpoint::shown))
+            .field("headers", &header_names(&self.headers))
+            .field("gzip", &self.gzip)
+            .field("timeout", &self.timeout)
+            .field("temporality", &self.temporality)
+            .field("resource", &self.resource)
+            .field("service_name", &self.service_name)
+            .field("max_points", &self.max_points)
+            .field("from_env", &self.env.is_some())
+            .finish()
+    }
+}
+
+impl OtlpExporterBuilder {
+    /// The collector's base URL, such as `http://127.0.0.1:4318`; requests go to
+    /// `<url>/v1/metrics`. Replaces an earlier [`metrics_endpoint`](Self::metrics_endpoint).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(Endpoint::Base(url.into()));
+        self
+    }
+
+    /// The full URL requests are POSTed to, used as is (like
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`). Replaces an earlier
+    /// [`endpoint`](Self::endpoint).
+    pub fn metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(Endpoint::Full(url.into()));
+        self
+    }
+
+    /// Adds a header sent with every request (such as an API key); replaces an earlier
+    /// header of the same name, from code or from the environment.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        upsert(&mut self.headers, name.into(), value.into(), true);
+        self
+    }
+
+    /// Whether to gzip request bodies (default off).
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.gzip = Some(gzip);
+        self
+    }
+
+    /// How long one request may take, connecting included (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The temporality the exporter asks the pipeline for (default cumulative).
+    pub fn temporality(mut self, temporality: Temporality) -> Self {
+        self.temporality = Some(temporality);
+        self
+    }
+
+    /// Adds a resource attribute; replaces an earlier one with the same key.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        upsert(&mut self.resource, key.into(), value.into(), false);
+        self
+    }
+
+    /// The `service.name` resource attribute; wins over a `service.name` given to
+    /// [`resource_attribute`](Self::resource_attribute) and over the environment.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The most data points (series) one request carries (default
+    /// [`DEFAULT_MAX_POINTS_PER_REQUEST`], at least 1); larger batches are split.
+    pub fn max_points_per_request(mut self, n: usize) -> Self {
+        self.max_points = Some(n.max(1));
+        self
+    }
+
+    /// Reads the standard `OTEL_*` variables at [`build`](Self::build), for whatever the
+    /// code does not set (see the [module docs](self)).
+    pub fn from_env(mut self) -> Self {
+        self.env = Some(EnvSource::Process);
+        self
+    }
+
+    /// As [`from_env`](Self::from_env), but looks each variable up with `get` instead of in
+    /// the process environment (a configuration file, a test's map, ...). Empty values
+    /// count as unset, as in the environment.
+    pub fn from_env_with(
+        mut self,
+        get: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Some(EnvSource::Custom(Arc::new(get)));
+        self
+    }
+
+    /// The exporter.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the setting or environment variable at fault: an endpoint
+    /// that is not an `http://` URL, a header that is not valid HTTP, a zero timeout, or an
+    /// environment variable that does not parse. (`String: From<BuildError>` keeps callers
+    /// that expected the former `Result<_, String>` compiling with `?`.)
+    pub fn build(self) -> Result<OtlpExporter, BuildError> {
+        let env = match &self.env {
+            None => EnvSettings::default(),
+            Some(EnvSource::Process) => EnvSettings::read(&env::process_env)?,
+            Some(EnvSource::Custom(get)) => {
+                EnvSettings::read(&|name| Ok(get(name).filter(|v| !v.trim().is_empty())))?
+            }
+        };
+
+        let url = match self.endpoint.clone().or(env.endpoint) {
+            Some(Endpoint::Full(url)) => url,
+            Some(Endpoint::Base(base)) => metrics_url(&base),
+            None => metrics_url(DEFAULT_ENDPOINT),
+        };
+        let mut headers = env.headers;
+        for (k, v) in &self.headers {
+            check_header(k, v)?;
+            upsert(&mut headers, k.clone(), v.clone(), true);
+        }
+        headers.push(("Content-Type".to_owned(), PROTOBUF.to_owned()));
+
+        let timeout = self.timeout.or(env.timeout).unwrap_or(DEFAULT_TIMEOUT);
+        let transport = Transport::new(PROTOCOL, url, &headers, timeout)?;
+
+        let mut resource = vec![
+            ("service.name".to_owned(), default_service_name()),
+            ("telemetry.sdk.name".to_owned(), "tallyho".to_owned()),
+            ("telemetry.sdk.language".to_owned(), "rust".to_owned()),
+            (
+                "telemetry.sdk.version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
+        ];
+        let from_service_name =
+            |name: Option<String>| name.map(|n| ("service.name".to_owned(), n)).into_iter();
+        for (k, v) in env
+            .resource
+            .into_iter()
+            .chain(from_service_name(env.service_name))
+            .chain(self.resource)
+            .chain(from_service_name(self.service_name))
+        {
+            upsert(&mut resource, k, v, false);
+        }
+
+        Ok(OtlpExporter {
+            transport,
+            gzip: self.gzip.or(env.gzip).unwrap_or(false),
+            timeout,
+            temporality: self
+                .temporality
+                .or(env.temporality)
+                .unwrap_or(Temporality::Cumulative),
+            resource: Resource {
+                attributes: resource
+                    .iter()
+                    .map(|(k, v)| string_attribute(k, v))
+                    .collect(),
+                ..Resource::default()
+            },
+            resource_pairs: resource,
+            scope: InstrumentationScope {
+                name: "tallyho".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                ..InstrumentationScope::default()
+            },
+            max_points: self.max_points.unwrap_or(DEFAULT_MAX_POINTS_PER_REQUEST),
+            resume: None,
+        })
+    }
+}
+
+/// Pushes batches to an OpenTelemetry collector over OTLP/HTTP with protobuf bodies.
+///
+/// Built with [`OtlpExporter::builder`]; see the [module docs](self) for the mapping.
+pub struct OtlpExporter {
+    transport: Transport,
+    gzip: bool,
+    timeout: Duration,
+    temporality: Temporality,
+    resource: Resource,
+    resource_pairs: Vec<(String, String)>,
+    scope: InstrumentationScope,
+    max_points: usize,
+    resume: Option<Resume>,
+}
+
+/// Where to pick up a batch whose later requests failed with a retryable error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Resume {
+    start: SystemTime,
+    end: SystemTime,
+    temporality: Temporality,
+    points: usize,
+    sent: usize,
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("url", &self.transport.shown_url())
+            .field("headers", &self.transport.header_names())
+            .field("gzip", &self.gzip)
+            .field("timeout", &self.timeout)
+            .field("temporality", &self.temporality)
+            .field("resource", &self.resource_pairs)
+            .field("max_points_per_request", &self.max_points)
+            .finish()
+    }
+}
+
+impl OtlpExporter {
+    /// Settings, starting from the defaults.
+    pub fn builder() -> OtlpExporterBuilder {
+        OtlpExporterBuilder::default()
+    }
+
+    /// The URL requests are POSTed to.
+    pub fn url(&self) -> &str {
+        self.transport.url()
+    }
+
+    /// Whether request bodies are gzipped.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// The timeout of one request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The most data points one request carries.
+    pub fn max_points_per_request(&self) -> usize {
+        self.max_points
+    }
+
+    /// The names of the headers sent with every request (values are not shown: they often
+    /// hold credentials).
+    pub fn header_names(&self) -> Vec<&str> {
+        self.transport
+            .header_names()
+            .into_iter()
+            .filter(|n| {
+                !n.eq_ignore_ascii_case("User-Agent") && !n.eq_ignore_ascii_case("Content-Type")
+            })
+            .collect()
+    }
+
+    /// The resource attributes sent with every request, in order.
+    pub fn resource_attributes(&self) -> &[(String, String)] {
+        &self.resource_pairs
+    }
+
+    /// Sends one encoded request; `Ok(Some(_))` describes data points the collector
+    /// rejected.
+    fn send(&self, body: &[u8]) -> Result<Option<String>, ExportError> {
+        let reply = if self.gzip {
+            let compressed = gzip(body).map_err(|e| {
+                ExportError::permanent(NAME, format!("gzip failed: {e}"))
+                    .with_reason(FailureReason::Encoding)
+            })?;
+            self.transport
+                .send("POST", &[("Content-Encoding", "gzip")], Some(&compressed))?
+        } else {
+            self.transport.send("POST", &[], Some(body))?
+        };
+        Ok(partial_success(&reply.content_type, &reply.body))
+    }
+}
+
+impl Exporter for OtlpExporter {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.temporality
+    }
+
+    fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let points: usize = batch.snapshot.families.iter().map(|f| f.series.len()).sum();
+        let mut sent = match self.resume.take() {
+            Some(r)
+                if r.start == batch.start
+                    && r.end == batch.end
+                    && r.temporality == batch.temporality
+                    && r.points == points =>
+            {
+                r.sent
+            }
+            _ => 0,
+        };
+        let mut chunks = Chunks::new(batch, self.max_points);
+        chunks.skip(sent.saturating_mul(self.max_points));
+        let mut rejected = Vec::new();
+        while let Some(metrics) = chunks.next_chunk() {
+            let body = mapping::request(&self.resource, &self.scope, metrics).encode_to_vec();
+            match self.send(&body) {
+                Ok(None) => {}
+                Ok(Some(r)) => rejected.push(r),
+                Err(e) => {
+                    if e.is_retryable() && sent > 0 {
+                        self.resume = Some(Resume {
+                            start: batch.start,
+                            end: batch.end,
+                            temporality: batch.temporality,
+                            points,
+                            sent,
+                        });
+                    }
+                    return Err(e);
+                }
+            }
+            sent += 1;
+        }
+        if rejected.is_empty() {
+            Ok(())
+        } else {
+            Err(ExportError::permanent(
+                NAME,
+                format!(
+                    "POST {}: partial success: {}",
+                    self.transport.shown_url(),
+                    rejected.join("; ")
+                ),
+            )
+            .with_reason(FailureReason::Rejected))
+        }
+    }
+}
+
+/// `google.rpc.Status`, which OTLP/HTTP servers send as the body of a protobuf error.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// What an error response says: the `google.rpc.Status` message of a protobuf body, else
+/// the body as text; truncated either way.
+fn error_detail(content_type: &str, body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    if content_type.eq_ignore_ascii_case(PROTOBUF) {
+        if let Ok(status) = RpcStatus::decode(body) {
+            if !status.message.is_empty() {
+                return truncate(&status.message, http::DETAIL_LIMIT);
+            }
+        }
+    }
+    truncate(String::from_utf8_lossy(body).trim(), http::DETAIL_LIMIT)
+}
+
+/// The rejected points a 2xx protobuf answer reports, if any.
+fn partial_success(content_type: &str, body: &[u8]) -> Option<String> {
+    if body.is_empty() || !content_type.eq_ignore_ascii_case(PROTOBUF) {
+        return None;
+    }
+    let partial = ExportMetricsServiceResponse::decode(body)
+        .ok()?
+        .partial_success?;
+    (partial.rejected_data_points > 0).then(|| {
+        let mut m = format!("{} data points rejected", partial.rejected_data_points);
+        if !partial.error_message.is_empty() {
+            m.push_str(": ");
+            m.push_str(&truncate(&partial.error_message, http::DETAIL_LIMIT));
+        }
+        m
+    })
+}
+
+/// `<base>/v1/metrics`, with one slash between them.
+fn metrics_url(base: &str) -> String {
+    format!("{}/v1/metrics", base.trim_end_matches('/'))
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body)?;
+    encoder.finish()
+}
+
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name()?.to_str().map(str::to_owned))
+        .filter(|n| !n.is_empty())
+        .map_or_else(
+            || "unknown_service".to_owned(),
+            |n| format!("unknown_service:{n}"),
+        )
+}

@@ -1,0 +1,316 @@
+//! The wire mapping of remote write: a snapshot to a `WriteRequest`, split and compressed.
+//! Pure functions, tested with golden payloads and no socket.
+
+use prost::Message as _;
+use tallyho::{HistogramValue, MetricKind, SeriesValue, Snapshot};
+use tallyho_encode::number::write_prometheus_le;
+
+use super::proto::{Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest};
+use super::NAME;
+use crate::exporter::{ExportError, FailureReason};
+
+/// Builds the `WriteRequest` for a snapshot, every sample stamped `timestamp_ms`, with
+/// family metadata when `metadata` is set. See the [module docs](super) for the mapping.
+pub fn write_request(snapshot: &Snapshot, timestamp_ms: i64, metadata: bool) -> WriteRequest {
+    let mut out = WriteRequest::default();
+    let mut le = Vec::new();
+    for family in &snapshot.families {
+        let sample_name = match family.kind {
+            MetricKind::Counter => format!("{}_total", family.name),
+            _ => family.name.clone(),
+        };
+        if metadata {
+            out.metadata.push(MetricMetadata {
+                r#type: metric_type(family.kind) as i32,
+                metric_family_name: sample_name.clone(),
+                help: family.help.clone(),
+                unit: family.unit.clone(),
+            });
+        }
+        for series in &family.series {
+            let mut push = |name: &str, le: Option<&str>, value: f64| {
+                out.timeseries.push(TimeSeries {
+                    labels: labels(name, le, &series.labels),
+                    samples: vec![Sample {
+                        value,
+                        timestamp: timestamp_ms,
+                    }],
+                });
+            };
+            match &series.value {
+                SeriesValue::Counter(n) | SeriesValue::Gauge(n) => {
+                    push(&sample_name, None, n.as_f64());
+                }
+                SeriesValue::Histogram(h) => {
+                    let bucket = format!("{}_bucket", family.name);
+                    let value = HistogramValue {
+                        bounds: &h.bounds,
+                        counts: &h.counts,
+                        sum: h.sum,
+                        count: h.count,
+                    };
+                    // Finite buckets as counted; `+Inf` is always the count.
+                    for (bound, cumulative) in value.cumulative().take(h.bounds.len()) {
+                        le.clear();
+                        // Writing to a Vec cannot fail.
+                        let _ = write_prometheus_le(&mut le, bound);
+                        push(
+                            &bucket,
+                            Some(std::str::from_utf8(&le).unwrap_or("NaN")),
+                            cumulative as f64,
+                        );
+                    }
+                    push(&bucket, Some("+Inf"), h.count as f64);
+                    push(&format!("{}_sum", family.name), None, h.sum);
+                    push(&format!("{}_count", family.name), None, h.count as f64);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Serializes a `WriteRequest` and compresses it with block snappy: a request body.
+pub fn encode(request: &WriteRequest) -> Vec<u8> {
+    // Compressing a Vec of protobuf never fails short of a 4 GiB body.
+    encode_with(&mut snap::raw::Encoder::new(), request).unwrap_or_default()
+}
+
+pub(super) fn encode_with(
+    encoder: &mut snap::raw::Encoder,
+    request: &WriteRequest,
+) -> Result<Vec<u8>, ExportError> {
+    let raw = request.encode_to_vec();
+    encoder.compress_vec(&raw).map_err(|e| {
+        ExportError::permanent(NAME, format!("snappy compression failed: {e}"))
+            .with_reason(FailureReason::Encoding)
+    })
+}
+
+fn metric_type(kind: MetricKind) -> MetricType {
+    match kind {
+        MetricKind::Counter => MetricType::Counter,
+        MetricKind::Gauge | MetricKind::UpDownCounter => MetricType::Gauge,
+        MetricKind::Histogram => MetricType::Histogram,
+        _ => MetricType::Unknown,
+    }
+}
+
+/// `__name__`, then `le`, then the series' labels; sorted by name, first of a name kept,
+/// empty values dropped.
+fn labels(name: &str, le: Option<&str>, own: &[(String, String)]) -> Vec<Label> {
+    let mut out = Vec::with_capacity(own.len() + 2);
+    out.push(Label {
+        name: "__name__".to_owned(),
+        value: name.to_owned(),
+    });
+    if let Some(le) = le {
+        out.push(Label {
+            name: "le".to_owned(),
+            value: le.to_owned(),
+        });
+    }
+    out.extend(
+        own.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| Label {
+                name: n.clone(),
+                value: v.clone(),
+            }),
+    );
+    // Stable: among equal names the generated label (pushed first) stays first.
+    out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    out.dedup_by(|later, earlier| later.name == earlier.name);
+    out
+}
+
+/// Splits a request into parts of at most `max` samples; metadata goes with the first.
+pub(super) fn split(mut request: WriteRequest, max: usize) -> Vec<WriteRequest> {
+    if request.timeseries.is_empty() && request.metadata.is_empty() {
+        return Vec::new();
+    }
+    // One sample per series here, so samples and series count alike.
+    if request.timeseries.len() <= max {
+        return vec![request];
+    }
+    let mut parts = Vec::new();
+    let mut rest = std::mem::take(&mut request.timeseries);
+    let mut first = true;
+    while !rest.is_empty() {
+        let tail = rest.split_off(max.min(rest.len()));
+        let metadata = if first {
+            std::mem::take(&mut request.metadata)
+        } else {
+            Vec::new()
+        };
+        first = false;
+        parts.push(WriteRequest {
+            timeseries: rest,
+            metadata,
+        });
+        rest = tail;
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use tallyho::{FamilySnapshot, HistogramData, Series};
+
+    use super::*;
+
+    fn label(name: &str, value: &str) -> Label {
+        Label {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    fn series(labels: Vec<Label>, value: f64) -> TimeSeries {
+        TimeSeries {
+            labels,
+            samples: vec![Sample {
+                value,
+                timestamp: 1_700_000_000_123,
+            }],
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let histogram = FamilySnapshot {
+            series: vec![Series {
+                labels: vec![("route".into(), "/a".into())],
+                start: time,
+                value: SeriesValue::Histogram(HistogramData {
+                    bounds: vec![0.5, 1e6],
+                    counts: vec![1, 2, 4],
+                    sum: 12.5,
+                    count: 7,
+                }),
+            }],
+            ..FamilySnapshot::new("latency_seconds", "Latency.", MetricKind::Histogram)
+                .with_unit("seconds")
+        };
+        Snapshot {
+            time,
+            families: vec![
+                FamilySnapshot::new("jobs", "Jobs run.", MetricKind::Counter)
+                    .with_point(&[("queue", "a"), ("empty", ""), ("Z", "up")], 3u64),
+                histogram,
+            ],
+        }
+    }
+
+    #[test]
+    fn golden_write_request() {
+        let got = write_request(&snapshot(), 1_700_000_000_123, true);
+        let want = WriteRequest {
+            timeseries: vec![
+                series(
+                    vec![
+                        label("Z", "up"),
+                        label("__name__", "jobs_total"),
+                        label("queue", "a"),
+                    ],
+                    3.0,
+                ),
+                series(
+                    vec![
+                        label("__name__", "latency_seconds_bucket"),
+                        label("le", "0.5"),
+                        label("route", "/a"),
+                    ],
+                    1.0,
+                ),
+                series(
+                    vec![
+                        label("__name__", "latency_seconds_bucket"),
+                        label("le", "1e+06"),
+                        label("route", "/a"),
+                    ],
+                    3.0,
+                ),
+                series(
+                    vec![
+                        label("__name__", "latency_seconds_bucket"),
+                        label("le", "+Inf"),
+                        label("route", "/a"),
+                    ],
+                    7.0,
+                ),
+                series(
+                    vec![
+                        label("__name__", "latency_seconds_sum"),
+                        label("route", "/a"),
+                    ],
+                    12.5,
+                ),
+                series(
+                    vec![
+                        label("__name__", "latency_seconds_count"),
+                        label("route", "/a"),
+                    ],
+                    7.0,
+                ),
+            ],
+            metadata: vec![
+                MetricMetadata {
+                    r#type: MetricType::Counter as i32,
+                    metric_family_name: "jobs_total".into(),
+                    help: "Jobs run.".into(),
+                    unit: String::new(),
+                },
+                MetricMetadata {
+                    r#type: MetricType::Histogram as i32,
+                    metric_family_name: "latency_seconds".into(),
+                    help: "Latency.".into(),
+                    unit: "seconds".into(),
+                },
+            ],
+        };
+        assert_eq!(got, want);
+        assert!(write_request(&snapshot(), 0, false).metadata.is_empty());
+    }
+
+    #[test]
+    fn golden_bytes_match_the_prompb_field_numbers() {
+        let request = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![label("__name__", "a")],
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: 2,
+                }],
+            }],
+            metadata: Vec::new(),
+        };
+        let mut want = vec![0x0a, 28, 0x0a, 13, 0x0a, 8];
+        want.extend_from_slice(b"__name__");
+        want.extend_from_slice(&[0x12, 1, b'a', 0x12, 11, 0x09]);
+        want.extend_from_slice(&1.0f64.to_le_bytes());
+        want.extend_from_slice(&[0x10, 2]);
+        assert_eq!(request.encode_to_vec(), want);
+        // The body is block snappy of exactly those bytes.
+        let body = encode(&request);
+        assert_eq!(
+            snap::raw::Decoder::new().decompress_vec(&body).unwrap(),
+            want
+        );
+    }
+
+    #[test]
+    fn splitting_keeps_metadata_with_the_first_part() {
+        let parts = split(write_request(&snapshot(), 0, true), 4);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.timeseries.len(), p.metadata.len()))
+                .collect::<Vec<_>>(),
+            [(4, 2), (2, 0)]
+        );
+        assert!(split(WriteRequest::default(), 4).is_empty());
+    }
+}

@@ -1,0 +1,86 @@
+//! The protobuf messages of Prometheus remote write 1.0, as in `prometheus/prompb`
+//! (`remote.proto`, `types.proto`), limited to the fields this exporter sends.
+//! Field numbers and types match the originals, so any remote write receiver decodes them.
+
+/// `prometheus.WriteRequest`: the body of a remote write request (before snappy).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    /// The series with their samples.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+    /// Type, help and unit of metric families.
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.TimeSeries`: one label set and its samples.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeSeries {
+    /// Labels, `__name__` included, sorted by name.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Samples, oldest first.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+/// `prometheus.Label`: one name and value.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub struct Label {
+    /// The label name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// The label value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `prometheus.Sample`: a value at a time.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct Sample {
+    /// The value.
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// `prometheus.MetricMetadata`: what a family is.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadata {
+    /// The family's type, a [`MetricType`].
+    #[prost(enumeration = "MetricType", tag = "1")]
+    pub r#type: i32,
+    /// The family name as the `# TYPE` line writes it.
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    /// Help text.
+    #[prost(string, tag = "4")]
+    pub help: String,
+    /// Unit, empty when none.
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// `prometheus.MetricMetadata.MetricType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum MetricType {
+    /// Unknown type.
+    Unknown = 0,
+    /// Counter.
+    Counter = 1,
+    /// Gauge.
+    Gauge = 2,
+    /// Histogram (classic buckets).
+    Histogram = 3,
+    /// Gauge histogram.
+    Gaugehistogram = 4,
+    /// Summary.
+    Summary = 5,
+    /// Info.
+    Info = 6,
+    /// State set.
+    Stateset = 7,
+}
