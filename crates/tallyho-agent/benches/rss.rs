@@ -154,14 +154,10 @@ fn main() {
     }
     let rss = status_kib(pid, "VmRSS:") / 1024.0;
     let hwm = status_kib(pid, "VmHWM:") / 1024.0;
-    let visible = get(
-        http,
-        "/api/v1/query?query=count(count_over_time(%7B__name__%3D~%22rss_g.%2A%22%7D%5B1d%5D))",
-    );
-    let samples = get(
-        http,
-        "/api/v1/query?query=sum(count_over_time(%7B__name__%3D~%22rss_g.%2A%22%7D%5B1d%5D))",
-    );
+    // One series' whole day (5,760 filled samples plus the live ones), and every series
+    // the name matches (the filled one and the live one must be the same series).
+    let day = get(http, "/api/v1/query?query=count_over_time(rss_g0%5B1d%5D)");
+    let series = get(http, "/api/v1/series?match%5B%5D=rss_g0");
     let health = get(http, "/health");
     drop(agent);
     let _ = std::fs::remove_dir_all(&tmp);
@@ -175,8 +171,8 @@ fn main() {
     println!("|---|---:|");
     println!("| VmRSS at the end | {rss:.1} MiB |");
     println!("| VmHWM (peak) | {hwm:.1} MiB |");
-    println!("| series seen over 1d | {} |", value_of(&visible));
-    println!("| samples seen over 1d | {} |", value_of(&samples));
+    println!("| samples of rss_g0 over 1d | {} |", value_of(&day));
+    println!("series named rss_g0: {}", series.trim());
     println!("health: {}", health.trim());
 }
 

@@ -33,6 +33,100 @@ pub struct Config {
     pub alerting: Alerting,
     /// The dashboard at `/`.
     pub dashboard: Dashboard,
+    /// Limits of the HTTP endpoint.
+    pub http: Http,
+    /// Bounds and socket settings of the StatsD listener.
+    pub statsd_input: StatsdInput,
+}
+
+/// `[http]`: what slow or many clients may cost the endpoint.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// Connections open at once; at the limit the oldest idle or half-open one is closed.
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers.
+    pub header_timeout_seconds: f64,
+    /// Seconds shutdown waits for requests in flight.
+    pub shutdown_timeout_seconds: f64,
+    /// Whether `/health` needs the `[auth]` credentials too.
+    pub health_requires_auth: bool,
+    /// `/health` answers per second, all clients together (0: no limit).
+    pub health_rate_limit: f64,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            max_connections: 1024,
+            header_timeout_seconds: 10.0,
+            shutdown_timeout_seconds: 5.0,
+            health_requires_auth: false,
+            health_rate_limit: 10.0,
+        }
+    }
+}
+
+/// `[statsd_input]`: every map fed from the network is bounded here.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsdInput {
+    /// Most distinct StatsD metrics (name, type and tag keys); new names beyond are refused
+    /// and counted.
+    pub max_families: usize,
+    /// Most distinct sets (name and tag values); new ones beyond are refused and counted.
+    pub max_sets: usize,
+    /// The socket receive buffer requested (`"8MiB"`, or bytes; the kernel may cap it at
+    /// `net.core.rmem_max`).
+    #[serde(deserialize_with = "recv_buffer")]
+    pub recv_buffer_bytes: u64,
+}
+
+impl Default for StatsdInput {
+    fn default() -> Self {
+        StatsdInput {
+            max_families: 10_000,
+            max_sets: 1_000,
+            recv_buffer_bytes: 8 << 20,
+        }
+    }
+}
+
+fn recv_buffer<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let raw = Raw::deserialize(d)?;
+    units::parse_bytes(&raw.0)
+        .map_err(|e| de::Error::custom(format!("statsd_input.recv_buffer_bytes: {e}")))
+}
+
+/// Longest interval accepted anywhere (a day): beyond, a value is a typo, and a huge one
+/// would overflow a `Duration`.
+pub const MAX_INTERVAL_SECONDS: f64 = 86_400.0;
+
+/// Checks an exporter or Alertmanager URL: `http://` or `https://` and a host.
+fn check_url(key: &str, url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !h.contains(char::is_whitespace) && !h.starts_with(':') => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{key} = {url:?}: must be an http:// or https:// URL with a host, like \"http://127.0.0.1:4318\""
+        )),
+    }
+}
+
+/// Checks a number of seconds: finite, positive, at most `max`.
+fn check_seconds(key: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
+    if v.is_finite() && v >= min && v <= max {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key} = {v}: must be between {min} and {max} seconds"
+        ))
+    }
 }
 
 /// `[alerting]`: Prometheus rule files evaluated over the history.
@@ -222,6 +316,8 @@ impl Default for Config {
             history: History::default(),
             alerting: Alerting::default(),
             dashboard: Dashboard::default(),
+            http: Http::default(),
+            statsd_input: StatsdInput::default(),
         }
     }
 }
@@ -284,12 +380,14 @@ impl Config {
     /// # Errors
     /// A message naming the key and what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.interval_seconds > 0.0 && self.interval_seconds.is_finite()) {
-            return Err(format!(
-                "interval_seconds = {}: must be a positive number of seconds",
-                self.interval_seconds
-            ));
-        }
+        check_seconds(
+            "interval_seconds",
+            self.interval_seconds,
+            0.001,
+            MAX_INTERVAL_SECONDS,
+        )?;
+        self.validate_limits()?;
+        self.validate_urls()?;
         if !matches!(self.host.naming.as_str(), "otel" | "node") {
             return Err(format!(
                 "host.naming = {:?}: must be \"otel\" or \"node\"",
@@ -309,7 +407,12 @@ impl Config {
             ));
         }
         if self.auth.user.is_empty() != self.auth.password.is_empty() {
-            return Err("auth.user and auth.password go together".into());
+            return Err(
+                "auth.user and auth.password go together (an empty password is refused)".into(),
+            );
+        }
+        if !self.auth.user.is_empty() && !self.auth.bearer_token.is_empty() {
+            return Err("auth: set either user and password or bearer_token, not both".into());
         }
         if self.history.retention.is_zero() {
             return Err("history.retention = 0: must be longer than 0, like \"24h\"".into());
@@ -320,23 +423,73 @@ impl Config {
                 self.history.max_bytes
             ));
         }
-        if self.alerting.evaluation_interval.is_zero() {
+        if self.alerting.evaluation_interval.is_zero()
+            || self.alerting.evaluation_interval.as_secs_f64() > MAX_INTERVAL_SECONDS
+        {
             return Err(
-                "alerting.evaluation_interval = 0: must be longer than 0, like \"1m\"".into(),
+                "alerting.evaluation_interval: must be longer than 0 and at most a day, like \"1m\""
+                    .into(),
             );
-        }
-        if let Some(url) = &self.alerting.alertmanager_url {
-            if !url.starts_with("http://") {
-                return Err(format!(
-                    "alerting.alertmanager_url = {url:?}: must be an http:// URL like \"http://127.0.0.1:9093\""
-                ));
-            }
         }
         if !self.alerting.rule_files.is_empty() && !self.history.enabled {
             return Err(
                 "alerting.rule_files needs the history: rules are evaluated over it (set history.enabled = true)"
                     .into(),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_urls(&self) -> Result<(), String> {
+        let e = &self.export;
+        for (key, url) in [
+            ("alerting.alertmanager_url", &self.alerting.alertmanager_url),
+            ("export.otlp_endpoint", &e.otlp_endpoint),
+            ("export.remote_write_url", &e.remote_write_url),
+            ("export.pushgateway_url", &e.pushgateway_url),
+        ] {
+            if let Some(url) = url {
+                check_url(key, url)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), String> {
+        let h = &self.http;
+        check_seconds(
+            "http.header_timeout_seconds",
+            h.header_timeout_seconds,
+            0.1,
+            3600.0,
+        )?;
+        check_seconds(
+            "http.shutdown_timeout_seconds",
+            h.shutdown_timeout_seconds,
+            0.0,
+            600.0,
+        )?;
+        if !(1..=1_000_000).contains(&h.max_connections) {
+            return Err(format!(
+                "http.max_connections = {}: must be between 1 and 1000000",
+                h.max_connections
+            ));
+        }
+        if !(h.health_rate_limit.is_finite() && h.health_rate_limit >= 0.0) {
+            return Err(format!(
+                "http.health_rate_limit = {}: must be 0 (no limit) or a positive rate per second",
+                h.health_rate_limit
+            ));
+        }
+        let s = &self.statsd_input;
+        if s.max_families == 0 {
+            return Err("statsd_input.max_families = 0: must be at least 1".into());
+        }
+        if !(4096..=1 << 30).contains(&s.recv_buffer_bytes) {
+            return Err(format!(
+                "statsd_input.recv_buffer_bytes = {}: must be between 4KiB and 1GiB",
+                s.recv_buffer_bytes
+            ));
         }
         Ok(())
     }

@@ -91,12 +91,21 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     if let Some(Command::CheckConfig { file }) = &cli.command {
-        std::process::exit(check_config(file));
+        std::process::exit(check_config(file, &cli));
     }
-    let config = match load(&cli) {
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    // Every configuration error exits 2 here, before anything binds.
+    let config = match load(&cli, cli.config.as_deref()).and_then(|c| {
+        if serving {
+            preflight(&c, true).map(|()| c)
+        } else {
+            Ok(c)
+        }
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tallyho: bad configuration: {e}");
@@ -114,39 +123,79 @@ fn main() {
     }
 }
 
-fn check_config(file: &PathBuf) -> i32 {
-    match std::fs::read_to_string(file) {
+/// Loads the configuration as `serve` would (file, environment, flags) and runs every
+/// check `serve` makes before binding.
+fn check_config(file: &std::path::Path, cli: &Cli) -> i32 {
+    match load(cli, Some(file)).and_then(|c| preflight(&c, false)) {
+        Ok(()) => {
+            println!("{}: ok", file.display());
+            0
+        }
         Err(e) => {
-            eprintln!("{}: cannot read: {e}", file.display());
+            eprintln!("{e}");
             2
         }
-        Ok(text) => match Config::from_toml(&text) {
-            Ok(mut config) => {
-                config.resolve_paths(file.parent().unwrap_or(std::path::Path::new(".")));
-                let files: Vec<String> = config
-                    .alerting
-                    .rule_files
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                if let Err(e) = tallyho_rules::Rules::load(&files) {
-                    eprintln!("{}: alerting.rule_files: {e}", file.display());
-                    return 2;
-                }
-                println!("{}: ok", file.display());
-                0
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                2
-            }
-        },
     }
 }
 
+/// What `serve` would otherwise find out after binding: rule files, credentials from the
+/// environment, exporter settings, writable export directories (and, when `clean`, the
+/// stale `.tmp` files in them removed).
+fn preflight(config: &Config, clean: bool) -> Result<(), String> {
+    let files: Vec<String> = config
+        .alerting
+        .rule_files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    // A bad rule file is a configuration error like any other: exit 2 before binding.
+    tallyho_rules::Rules::load(&files).map_err(|e| format!("alerting.rule_files: {e}"))?;
+    auth(config).map_err(|e| format!("{e:#}"))?;
+    exporters(config, &Registry::new(), None).map_err(|e| format!("export: {e:#}"))?;
+    for (key, dir) in [
+        ("export.json_dir", &config.export.json_dir),
+        ("export.csv_dir", &config.export.csv_dir),
+    ] {
+        if let Some(dir) = dir {
+            writable_dir(dir, clean).map_err(|e| format!("{key} = {}: {e}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Proves `dir` writable (creating it when `clean`), then when `clean` removes `.tmp`
+/// files a killed agent left behind (the exporters write `name.tmp` and rename it).
+fn writable_dir(dir: &std::path::Path, clean: bool) -> std::io::Result<()> {
+    if !clean {
+        // check-config creates nothing: the nearest existing ancestor must be writable.
+        let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(dir);
+        if existing.metadata()?.permissions().readonly() {
+            return Err(std::io::Error::other(format!(
+                "{} is not writable",
+                existing.display()
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".tallyho-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp")
+            && path.is_file()
+            && std::fs::remove_file(&path).is_ok()
+        {
+            tracing::info!(path = %path.display(), "removed a stale temporary file");
+        }
+    }
+    Ok(())
+}
+
 /// Defaults, then the file, then the environment, then flags.
-fn load(cli: &Cli) -> Result<Config, String> {
-    let mut config = match &cli.config {
+fn load(cli: &Cli, file: Option<&std::path::Path>) -> Result<Config, String> {
+    let mut config = match file {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -157,7 +206,9 @@ fn load(cli: &Cli) -> Result<Config, String> {
         }
         None => Config::default(),
     };
-    config.apply_env()?;
+    config
+        .apply_env()
+        .map_err(|e| format!("environment: {e}"))?;
     if let Some(v) = &cli.listen {
         config.listen = v.clone();
     }
@@ -215,13 +266,22 @@ fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
 }
 
 fn auth(config: &Config) -> anyhow::Result<tallyho_http::Auth> {
-    Ok(if !config.auth.bearer_token.is_empty() {
+    let env = tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?;
+    let file = if !config.auth.bearer_token.is_empty() {
         tallyho_http::Auth::bearer(config.auth.bearer_token.clone())
     } else if !config.auth.user.is_empty() {
         tallyho_http::Auth::basic(config.auth.user.clone(), config.auth.password.clone())
     } else {
-        tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?
-    })
+        return Ok(env);
+    };
+    if env != tallyho_http::Auth::None {
+        anyhow::bail!(
+            "credentials in both [auth] and the environment ({} or {}): set one",
+            tallyho_http::ENV_BASIC,
+            tallyho_http::ENV_BEARER
+        );
+    }
+    Ok(file)
 }
 
 fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
@@ -327,10 +387,22 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
     let statsd = if config.statsd.is_empty() {
         None
     } else {
-        let socket = std::net::UdpSocket::bind(&config.statsd)
+        let addr: SocketAddr = config.statsd.parse()?;
+        let input = &config.statsd_input;
+        let bound = statsd::bind(addr, input.recv_buffer_bytes as usize)
             .with_context(|| format!("binding StatsD on {}", config.statsd))?;
-        tracing::info!(addr = %socket.local_addr()?, "StatsD listening");
-        let ingest = statsd::Ingest::new(&registry)?;
+        statsd::register_metrics(&registry, &bound)?;
+        let socket = bound.socket;
+        tracing::info!(
+            addr = %socket.local_addr()?,
+            recv_buffer = bound.recv_buffer,
+            "StatsD listening"
+        );
+        let limits = statsd::Limits {
+            max_families: input.max_families,
+            max_sets: input.max_sets,
+        };
+        let ingest = statsd::Ingest::with_limits(&registry, limits)?;
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()
@@ -345,7 +417,19 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
     let pipeline = exporters(config, &registry, history.as_ref())?.start()?;
 
     // Pull: /metrics and /health, until SIGINT or SIGTERM.
-    let mut endpoint = tallyho_http::Endpoint::new(registry.clone()).auth(auth(config)?);
+    let h = &config.http;
+    let mut endpoint = tallyho_http::Endpoint::new(registry.clone())
+        .auth(auth(config)?)
+        .max_connections(h.max_connections)
+        .header_timeout(Duration::from_secs_f64(h.header_timeout_seconds))
+        .shutdown_timeout(Duration::from_secs_f64(h.shutdown_timeout_seconds))
+        .health_requires_auth(h.health_requires_auth)
+        .health_rate_limit(
+            (h.health_rate_limit > 0.0).then(|| tallyho_http::RateLimit {
+                per_second: h.health_rate_limit,
+                burst: (h.health_rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
+            }),
+        );
     if let Some(h) = &history {
         endpoint = endpoint
             .query_api(history::query_api(h))
@@ -379,11 +463,11 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
         if let Some(m) = manager.clone() {
             let file = config_file.map(std::path::Path::to_path_buf);
             reload_on_sighup(m, file);
+        } else {
+            ignore_sighup();
         }
-        let app = endpoint
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum_serve(listener, app).await
+        endpoint.serve_until(listener, shutdown_signal()).await?;
+        anyhow::Ok(())
     })?;
 
     tracing::info!("stopping: final export");
@@ -403,14 +487,19 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
     Ok(())
 }
 
-async fn axum_serve(
-    listener: tokio::net::TcpListener,
-    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
-) -> anyhow::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+/// Without rules there is nothing to reload: a SIGHUP is logged, never fatal.
+fn ignore_sighup() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: no rule files to reload");
+                }
+            });
+        }
+    }
 }
 
 /// Reloads the rules on every SIGHUP, on the blocking pool. The handler is installed

@@ -271,7 +271,8 @@ fn alert_reaches_alertmanager_and_rule_results_are_queryable() {
 fn bad_rule_files_are_refused_and_the_old_rules_keep_running() {
     let tmp = TempDir::new("reload");
     let rules = tmp.path().join("rules.yml");
-    // At startup: a clear error naming the file, line and column (as promtool), exit 1.
+    // At startup: a clear error naming the file, line and column (as promtool), exit 2
+    // (a configuration error, found before anything binds).
     std::fs::write(
         &rules,
         "groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: rate(x[5m]\n",
@@ -285,7 +286,7 @@ fn bad_rule_files_are_refused_and_the_old_rules_keep_running() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains(&format!("{}: 5:15: ", rules.display()))
             && err.contains("unclosed left parenthesis"),

@@ -63,7 +63,8 @@ impl Auth {
     /// (`user:password`); [`Auth::None`] when neither is set.
     ///
     /// # Errors
-    /// A message naming the variable when [`ENV_BASIC`] has no `:` or an empty user, or
+    /// A message naming the variable when [`ENV_BASIC`] has no `:`, an empty user or an
+    /// empty password (refused as in a configuration file), or
     /// when both variables are set.
     pub fn from_env() -> Result<Self, String> {
         let basic = std::env::var(ENV_BASIC).ok().filter(|v| !v.is_empty());
@@ -72,9 +73,11 @@ impl Auth {
             (Some(_), Some(_)) => Err(format!("set only one of {ENV_BASIC} and {ENV_BEARER}")),
             (None, Some(token)) => Ok(Auth::bearer(token)),
             (Some(pair), None) => match pair.split_once(':') {
-                Some((user, password)) if !user.is_empty() => Ok(Auth::basic(user, password)),
+                Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                    Ok(Auth::basic(user, password))
+                }
                 _ => Err(format!(
-                    "{ENV_BASIC} must be \"user:password\" with a non-empty user"
+                    "{ENV_BASIC} must be \"user:password\" with a non-empty user and password"
                 )),
             },
             (None, None) => Ok(Auth::None),

@@ -30,12 +30,16 @@
 //!   the same credentials as `/metrics`; with [`Endpoint::rules_api`]: `/api/v1/rules` and
 //!   `/api/v1/alerts` from a [`RulesApi`]; with [`Endpoint::reload_hook`]: `POST /-/reload`.
 //! - Always: concurrent scrapes share one collection, a request timeout, limits on header
-//!   and body size, and self-metrics `tallyho_scrape_duration_seconds` and
+//!   and body size, a header-read timeout, a bound on open connections (the oldest idle or
+//!   half-open one is closed to make room), a shutdown deadline, a cached and rate-limited
+//!   `/health`, and self-metrics `tallyho_scrape_duration_seconds` and
 //!   `tallyho_scrape_response_size_bytes`.
 #![deny(missing_docs)]
 
 mod api;
 mod auth;
+mod conn;
+mod health;
 mod layer;
 mod limit;
 mod mount;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -19,6 +19,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::api::QueryApi;
 use crate::auth::Auth;
+use crate::conn::{self, ConnLimits, ConnMetrics};
+use crate::health::HealthCache;
 use crate::limit::{Limiter, RateLimit};
 use crate::mount::{ReloadHook, RulesApi, SharedRules};
 use crate::scrape::{self, SingleFlight, Stats};
@@ -36,7 +38,9 @@ pub struct Endpoint {
     auth: Auth,
     health_requires_auth: bool,
     rate_limit: Option<RateLimit>,
+    health_rate_limit: Option<RateLimit>,
     timeout: Duration,
+    limits: ConnLimits,
     query_api: Option<QueryApi>,
     health_extra: Option<HealthExtra>,
     dashboard: Option<Router>,
@@ -45,7 +49,8 @@ pub struct Endpoint {
 }
 
 /// A function adding figures to `/health`: it returns a JSON object whose keys are merged
-/// into the body. It runs on every `/health` request, so it must be cheap.
+/// into the body. It runs on every `/health` answer (those are rate-limited), so it must be
+/// cheap.
 #[derive(Clone)]
 pub struct HealthExtra(pub Arc<dyn Fn() -> serde_json::Value + Send + Sync>);
 
@@ -58,14 +63,15 @@ impl std::fmt::Debug for HealthExtra {
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     auth: Auth,
-    health_requires_auth: bool,
+    pub(crate) health_requires_auth: bool,
     limiter: Option<Limiter>,
-    flight: SingleFlight,
-    last: Mutex<Option<Stats>>,
-    started: Instant,
+    pub(crate) flight: SingleFlight,
+    pub(crate) last: Mutex<Option<Stats>>,
+    pub(crate) started: Instant,
     scrape_duration: Histogram,
     scrape_size: Histogram,
-    health_extra: Option<HealthExtra>,
+    pub(crate) health_extra: Option<HealthExtra>,
+    pub(crate) health_cache: HealthCache,
 }
 
 impl Endpoint {
@@ -76,7 +82,9 @@ impl Endpoint {
             auth: Auth::None,
             health_requires_auth: false,
             rate_limit: None,
+            health_rate_limit: Some(crate::health::DEFAULT_RATE),
             timeout: Duration::from_secs(10),
+            limits: ConnLimits::default(),
             query_api: None,
             health_extra: None,
             dashboard: None,
@@ -153,6 +161,36 @@ impl Endpoint {
         self
     }
 
+    /// `/health` answers at most this often from all clients together (429 beyond;
+    /// default 10 a second, bursts of 20); `None` for no limit. Its figures never cost more
+    /// than one collection a minute either way.
+    pub fn health_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.health_rate_limit = limit;
+        self
+    }
+
+    /// Most connections open at once (default 1024). At the limit the oldest connection
+    /// with no request in flight (idle, or still sending its headers) is closed to make
+    /// room; when every one is answering a request the new connection is closed.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request's headers before the connection is
+    /// closed (default 10 s). Applies to [`serve`](Self::serve), [`serve_until`](Self::serve_until)
+    /// and [`spawn`](Self::spawn), not to a [`router`](Self::router) served elsewhere.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_timeout = timeout;
+        self
+    }
+
+    /// How long shutdown waits for requests in flight before dropping them (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.shutdown_timeout = timeout;
+        self
+    }
+
     /// The routes `/metrics` and `/health`, to serve alone or merge into an axum app. Rate
     /// limiting needs the client address: serve with
     /// `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`](Self::serve) does).
@@ -187,10 +225,11 @@ impl Endpoint {
             scrape_duration,
             scrape_size,
             health_extra: self.health_extra.clone(),
+            health_cache: HealthCache::new(self.health_rate_limit),
         });
         let mut router = Router::new()
             .route("/metrics", get(metrics))
-            .route("/health", get(health))
+            .route("/health", get(crate::health::health))
             .with_state(shared.clone())
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
         if let Some(api) = &self.query_api {
@@ -228,12 +267,22 @@ impl Endpoint {
     /// # Errors
     /// An I/O error from the listener.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(
-            listener,
-            self.router()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
+        self.serve_until(listener, std::future::pending()).await
+    }
+
+    /// Serves on `listener` until `signal` completes, then stops accepting, closes idle
+    /// and half-open connections, and gives requests in flight the
+    /// [`shutdown_timeout`](Self::shutdown_timeout) before dropping them.
+    ///
+    /// # Errors
+    /// An I/O error from the listener.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let metrics = ConnMetrics::register(&self.registry);
+        conn::serve(listener, self.router(), self.limits, metrics, signal).await
     }
 
     /// Binds `addr` and serves on a thread of its own (with its own small runtime), for
@@ -260,11 +309,8 @@ impl Endpoint {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let app = self
-                        .router()
-                        .into_make_service_with_connect_info::<SocketAddr>();
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
+                    let _ = self
+                        .serve_until(listener, async {
                             let _ = stopped.await;
                         })
                         .await;
@@ -374,7 +420,7 @@ pub(crate) fn guard(
     None
 }
 
-fn plain(status: StatusCode, text: String) -> Response {
+pub(crate) fn plain(status: StatusCode, text: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -452,63 +498,6 @@ async fn metrics(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .header(header::CONTENT_TYPE, encoded.format.content_type())
         .body(Body::from(encoded.body))
         .unwrap_or_else(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
-}
-
-async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    if let Some(refused) = guard(&shared, &req, shared.health_requires_auth, true) {
-        return refused;
-    }
-    let last = shared
-        .last
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let counts = match &last {
-        Some(stats) => stats.clone(),
-        None => {
-            let registry = shared.registry.clone();
-            match tokio::task::spawn_blocking(move || {
-                scrape::encode(&registry, Format::Prometheus, None)
-            })
-            .await
-            {
-                Ok(Ok(e)) => e.stats,
-                _ => Stats::default(),
-            }
-        }
-    };
-    let unix = |t: SystemTime| {
-        t.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    };
-    let mut body = serde_json::json!({
-        "status": "ok",
-        "uptime_seconds": shared.started.elapsed().as_secs_f64(),
-        "families": counts.families,
-        "series": counts.series,
-        "last_collection": last.map(|s| serde_json::json!({
-            "duration_seconds": s.duration.as_secs_f64(),
-            "bytes": s.bytes,
-            "at_unix_ms": s.at.map(unix),
-        })),
-        "cardinality_overflow": counts.overflow,
-    });
-    if let Some(HealthExtra(extra)) = &shared.health_extra {
-        // On the blocking pool: the figures may sit behind a lock a long write holds.
-        let extra = extra.clone();
-        if let (Ok(serde_json::Value::Object(more)), Some(obj)) = (
-            tokio::task::spawn_blocking(move || extra()).await,
-            body.as_object_mut(),
-        ) {
-            obj.extend(more);
-        }
-    }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]
