@@ -24,12 +24,19 @@
 //!    while another thread hammers the same counter: a counter that scales perfectly shows
 //!    the same number as in `counter_inc`; one that serialises the two threads shows about
 //!    twice that (or much more, when the cache line bounces).
-//! 3. `labels_2_literal`: every increment looks its series up by two label values written
-//!    as `&'static str` literals (`method="GET"`, `code="200"`). For `metrics` that is the
+//! 3. `counter_inc_16threads`: the same with 16 threads, a machine with more cores than
+//!    this one simulated: the time is again from the first thread starting to the last one
+//!    finishing, divided by `iters`, so it reads as the time of 16 increments (one on each
+//!    thread). On a 2-core machine the floor is 8 increments' time (16 threads over two
+//!    cores); what it shows is how a crate copes with more writers than cores.
+//! 4. `labels_2_literal`: every increment looks its series up by two label values written
+//!    as `&'static str` literals (`method="GET"`, `code="200"`). tallyho uses
+//!    `Family::with_static`, its literal fast path; `tallyho-with` is the ordinary `with`
+//!    on the same literals. For `metrics` that is the
 //!    `counter!` macro on every call (its key is a `static`; the recorder is installed for
 //!    the thread with `with_local_recorder`); prometheus-client gets a derived label struct
 //!    of `&'static str` fields.
-//! 4. `labels_2_runtime`: the same, but the values are `String`s made before the loop, as
+//! 5. `labels_2_runtime`: the same, but the values are `String`s made before the loop, as
 //!    when they come from a request. Where a crate takes borrowed values they are passed as
 //!    `&str` (tallyho, prometheus, measured); where it needs owned values the call clones
 //!    them, since that is what a user has to write (and pay) there (metrics' label values,
@@ -38,16 +45,16 @@
 //!    In both label groups measured uses `ParaCord` label sets, which intern each value on
 //!    first use, as the other crates create series on first use. measured's fixed (dense)
 //!    sets need every value declared up front; that case is `labels_typed`.
-//! 5. `labels_typed`: labels whose values are enums known at compile time, cycling through
+//! 6. `labels_typed`: labels whose values are enums known at compile time, cycling through
 //!    8 (method, status) combinations: measured's `FixedCardinalityLabel`/`LabelGroup`
 //!    (dense index), prometheus-client's derived `EncodeLabelSet` over enums (hashed
 //!    lookup), tallyho's `typed_family` over `label_enum!` types (dense index).
-//! 6. `histogram_observe`: one observation through a handle, one thread, Prometheus' default
+//! 7. `histogram_observe`: one observation through a handle, one thread, Prometheus' default
 //!    seconds buckets, values cycling through 8 fixed values spread over the buckets.
 //!    metrics-exporter-prometheus stores raw samples and sorts them into buckets during
 //!    upkeep; its timing includes an upkeep every 65,536 observations (see the group).
-//! 7. `encode_10k`: one family of 10,000 counter series (two labels, 100 x 100 values,
-//!    every series at 1), encoded to Prometheus text into a buffer reused across iterations
+//! 8. `encode_10k`: one family of 10,000 counter series (two labels, 100 x 100 values,
+//!    series `i` at `i + 1`, so values spread over 1..=10,000 and each series got one add), encoded to Prometheus text into a buffer reused across iterations
 //!    (cleared each time), including whatever gathering each crate needs first
 //!    (`Registry::gather` for prometheus). metrics uses `PrometheusHandle::render_to_write`
 //!    (what `render()` does, without building the final `String`). Before timing, each
@@ -115,10 +122,15 @@ struct StaticLabels {
 
 /// Times `iters` calls of `f` on each of two threads running at once (see the module docs).
 fn two_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
+    threads(2, iters, f)
+}
+
+/// Times `iters` calls of `f` on each of `n` threads running at once (see the module docs).
+fn threads(n: usize, iters: u64, f: impl Fn() + Sync) -> Duration {
     let f = &f;
-    let barrier = Barrier::new(2);
+    let barrier = Barrier::new(n);
     let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2)
+        let workers: Vec<_> = (0..n)
             .map(|_| {
                 s.spawn(|| {
                     barrier.wait();
@@ -135,8 +147,8 @@ fn two_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
             .map(|w| w.join().expect("worker panicked"))
             .collect()
     });
-    let first = spans.iter().map(|s| s.0).min().expect("two spans");
-    let last = spans.iter().map(|s| s.1).max().expect("two spans");
+    let first = spans.iter().map(|s| s.0).min().expect("n spans");
+    let last = spans.iter().map(|s| s.1).max().expect("n spans");
     last - first
 }
 
@@ -296,6 +308,77 @@ fn counter_inc_2threads(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------
+// 2b. counter_inc_16threads
+// ---------------------------------------------------------------------------------------
+
+fn counter_inc_16threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_inc_16threads");
+    const N: usize = 16;
+
+    #[cfg(feature = "tallyho")]
+    {
+        let r = tallyho::Registry::new();
+        let counter = r.counter("hits", "Hits.").expect("valid counter");
+        g.bench_function("tallyho", |b| {
+            b.iter_custom(|iters| threads(N, iters, || black_box(&counter).inc()))
+        });
+    }
+    {
+        let recorder = metrics_recorder();
+        let counter = metrics::with_local_recorder(&recorder, || metrics::counter!("hits"));
+        g.bench_function("metrics", |b| {
+            b.iter_custom(|iters| threads(N, iters, || black_box(&counter).increment(1)))
+        });
+    }
+    {
+        let registry = prometheus::Registry::new();
+        let counter = prometheus::IntCounter::new("hits", "Hits.").expect("valid counter");
+        registry
+            .register(Box::new(counter.clone()))
+            .expect("registers");
+        g.bench_function("prometheus", |b| {
+            b.iter_custom(|iters| threads(N, iters, || black_box(&counter).inc()))
+        });
+    }
+    {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let counter = prometheus_client::metrics::counter::Counter::<u64>::default();
+        registry.register("hits", "Hits.", counter.clone());
+        g.bench_function("prometheus-client", |b| {
+            b.iter_custom(|iters| {
+                threads(N, iters, || {
+                    black_box(&counter).inc();
+                })
+            })
+        });
+    }
+    {
+        let provider = otel_provider();
+        let counter = provider.meter("bench").u64_counter("hits").build();
+        g.bench_function("opentelemetry_sdk", |b| {
+            b.iter_custom(|iters| threads(N, iters, || black_box(&counter).add(1, &[])))
+        });
+    }
+    {
+        let counter = measured::Counter::new();
+        g.bench_function("measured", |b| {
+            b.iter_custom(|iters| threads(N, iters, || black_box(&counter).inc()))
+        });
+    }
+    {
+        let atomic = AtomicU64::new(0);
+        g.bench_function("atomic", |b| {
+            b.iter_custom(|iters| {
+                threads(N, iters, || {
+                    black_box(&atomic).fetch_add(1, Relaxed);
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
 // 3. labels_2_literal
 // ---------------------------------------------------------------------------------------
 
@@ -309,7 +392,12 @@ fn labels_2_literal(c: &mut Criterion) {
             .metric("requests", "Requests.")
             .counter_family(&["method", "code"])
             .expect("valid family");
+        // `with_static`: the literal fast path (a cache keyed by the list's address).
         g.bench_function("tallyho", |b| {
+            b.iter(|| black_box(&family).with_static(&["GET", "200"]).inc())
+        });
+        // The same literals through the ordinary lookup, for comparison.
+        g.bench_function("tallyho-with", |b| {
             b.iter(|| black_box(&family).with(&["GET", "200"]).inc())
         });
     }
@@ -722,10 +810,13 @@ fn encode_10k(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode_10k");
     let methods: Vec<String> = (0..SIDE).map(|i| format!("m{i}")).collect();
     let codes: Vec<String> = (0..SIDE).map(|i| format!("c{i}")).collect();
+    // Series `i` gets one add of `i + 1`: values spread over 1..=10,000.
     let pairs = || {
         methods
             .iter()
             .flat_map(|m| codes.iter().map(move |c| (m.as_str(), c.as_str())))
+            .zip(1u64..)
+            .map(|((m, c), n)| (m, c, n))
     };
     let series = SIDE * SIDE;
 
@@ -737,8 +828,8 @@ fn encode_10k(c: &mut Criterion) {
             .cardinality_limit(series)
             .counter_family(&["method", "code"])
             .expect("valid family");
-        for (m, c) in pairs() {
-            family.with(&[m, c]).inc();
+        for (m, c, n) in pairs() {
+            family.with(&[m, c]).add(n);
         }
         assert_eq!(family.len(), series);
         let mut buf = Vec::new();
@@ -756,9 +847,9 @@ fn encode_10k(c: &mut Criterion) {
         let recorder = metrics_recorder();
         metrics::with_local_recorder(&recorder, || {
             metrics::describe_counter!("requests_total", "Requests.");
-            for (m, c) in pairs() {
+            for (m, c, n) in pairs() {
                 metrics::counter!("requests_total", "method" => m.to_owned(), "code" => c.to_owned())
-                    .increment(1);
+                    .increment(n);
             }
         });
         let handle = recorder.handle();
@@ -783,8 +874,8 @@ fn encode_10k(c: &mut Criterion) {
         registry
             .register(Box::new(family.clone()))
             .expect("registers");
-        for (m, c) in pairs() {
-            family.with_label_values(&[m, c]).inc();
+        for (m, c, n) in pairs() {
+            family.with_label_values(&[m, c]).inc_by(n);
         }
         let mut buf = Vec::new();
         prometheus::TextEncoder::new()
@@ -806,13 +897,13 @@ fn encode_10k(c: &mut Criterion) {
         let mut registry = prometheus_client::registry::Registry::default();
         let family = Family::<OwnedLabels, Counter>::default();
         registry.register("requests", "Requests.", family.clone());
-        for (m, c) in pairs() {
+        for (m, c, n) in pairs() {
             family
                 .get_or_create(&OwnedLabels {
                     method: m.to_owned(),
                     code: c.to_owned(),
                 })
-                .inc();
+                .inc_by(n);
         }
         // prometheus-client encodes into a `fmt::Write`.
         let mut buf = String::new();
@@ -831,8 +922,8 @@ fn encode_10k(c: &mut Criterion) {
         let group = MeasuredEncode {
             requests_total: measured_str_vec(),
         };
-        for (method, code) in pairs() {
-            group.requests_total.inc(StrLabels { method, code });
+        for (method, code, n) in pairs() {
+            group.requests_total.inc_by(StrLabels { method, code }, n);
         }
         let mut buf = Vec::new();
         group
@@ -855,7 +946,7 @@ fn encode_10k(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = counter_inc, counter_inc_2threads, labels_2_literal, labels_2_runtime,
+    targets = counter_inc, counter_inc_2threads, counter_inc_16threads, labels_2_literal, labels_2_runtime,
         labels_typed, histogram_observe, encode_10k
 }
 criterion_main!(benches);

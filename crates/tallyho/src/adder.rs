@@ -1,18 +1,28 @@
-//! A sum that gives each thread its own cell once it is shared.
+//! A sum that is one plain cell until a second thread writes it.
 //!
-//! An adder starts as one 8-byte cell updated by compare-and-swap. When a CAS fails (another
-//! core wrote the line in between), when an integer total passes [`HOT_AFTER`] (a busy
-//! series), or from the start for an instrument created `striped`,
-//! it allocates cache-padded cells indexed by [`slot::current`]: a thread's cell has no other
-//! writer, so adding is a plain load and store, with no locked instruction and no cache line
-//! shared with another core. Threads without a slot keep using the base cell atomically.
-//! Readers sum the base and all cells; that happens at collection time, off the hot path.
+//! An adder starts as one 8-byte cell and an owner word. The first thread that records
+//! claims the cell for its exclusive [`slot`] (one compare-and-swap, once); from then on it
+//! adds with a plain load and store: no locked instruction. Only the evidence of a second
+//! writer (another slot finding the cell owned) allocates more: a table with one lazily
+//! created, cache-padded cell per stripe, where the stripe count is twice the machine's
+//! cores rounded up to a power of two (see [`slot::stripes`]). The first cell is then retired
+//! (every writer reads the owner word next to it, so nobody may keep writing that line):
+//! its owner moves to a stripe like everyone else. A thread whose stripe is free claims it
+//! and again adds with plain stores; a thread whose stripe another slot owns, or that has
+//! no slot, adds to that stripe's shared word with a locked read-modify-write. So memory
+//! grows with the cores that actually record, never with the number of threads: 16
+//! threads on a 2-core machine leave at most four cells.
 //!
-//! The cells hold raw `u64` bits and an [`Op`] says how to add: wrapping integer addition
-//! (u64 counters, i64 up-down counters) or `f64` addition.
+//! Ownership is by slot index, and a slot has one live holder at a time, released with
+//! `Release` and claimed with `Acquire` (see `slot`): a cell keeps a single writer, and the
+//! next holder of a slot sees everything the previous one stored.
+//!
+//! Readers sum every cell; that happens at collection time, off the hot path. The cells
+//! hold raw `u64` bits and an [`Op`] says how to add: wrapping integer addition (u64
+//! counters, i64 up-down counters) or `f64` addition.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use crossbeam_utils::CachePadded;
@@ -23,15 +33,13 @@ use crate::slot;
 pub(crate) trait Op: Send + Sync + 'static {
     /// `a + b` in this representation.
     fn add(a: u64, b: u64) -> u64;
-    /// A base cell whose value crosses this (as raw bits) has been recorded often enough to
-    /// be worth per-thread cells; 0 disables the rule.
-    const HOT_AFTER: u64;
-}
 
-/// Increments after which a family series counts as hot and gets per-thread cells: few
-/// enough that a busy series turns fast at once, many enough that the thousands of rarely
-/// touched series of a big family stay 8 bytes.
-pub(crate) const HOT_AFTER: u64 = 4096;
+    /// Adds `v` to a cell other threads also add to.
+    #[inline]
+    fn add_shared(cell: &AtomicU64, v: u64) {
+        let _ = cell.fetch_update(Relaxed, Relaxed, |cur| Some(Self::add(cur, v)));
+    }
+}
 
 /// Wrapping integer addition: u64 totals, and i64 totals stored as two's complement.
 pub(crate) struct IntOp;
@@ -41,7 +49,11 @@ impl Op for IntOp {
     fn add(a: u64, b: u64) -> u64 {
         a.wrapping_add(b)
     }
-    const HOT_AFTER: u64 = HOT_AFTER;
+
+    #[inline]
+    fn add_shared(cell: &AtomicU64, v: u64) {
+        cell.fetch_add(v, Relaxed);
+    }
 }
 
 /// `f64` addition on the bit patterns.
@@ -52,105 +64,165 @@ impl Op for FloatOp {
     fn add(a: u64, b: u64) -> u64 {
         (f64::from_bits(a) + f64::from_bits(b)).to_bits()
     }
-    // Float totals say nothing about how often they were added to.
-    const HOT_AFTER: u64 = 0;
 }
 
-type Cells = Box<[CachePadded<AtomicU64>]>;
+/// The owner word of a cell nobody has claimed. [`slot::NONE`] as `u32` is `u32::MAX`, so
+/// a thread without a slot never matches an owner.
+pub(crate) const UNOWNED: u32 = u32::MAX - 1;
+
+/// The owner word of a cell nobody may claim: the first cell of an instrument that a
+/// second thread writes, which then stops being written (its line is read by every
+/// writer, so it must not be written next to them), and stripe cells a thread without a
+/// slot made.
+pub(crate) const RETIRED: u32 = u32::MAX - 2;
+
+/// One stripe's cell: `value` is written with plain stores by the slot in `owner` only;
+/// other threads of this stripe add to `shared` by read-modify-write.
+struct Cell {
+    owner: AtomicU32,
+    value: AtomicU64,
+    shared: AtomicU64,
+}
+
+/// What a second writer allocates: one cell per stripe, each made by its first writer.
+struct Stripes {
+    /// `cells.len() - 1`; the length is a power of two.
+    mask: usize,
+    cells: Box<[OnceLock<Box<CachePadded<Cell>>>]>,
+}
 
 /// A contention-adaptive sum (see the module docs).
 pub(crate) struct Adder<O: Op> {
+    /// The slot that may write `base`, or [`UNOWNED`].
+    owner: AtomicU32,
     base: AtomicU64,
-    cells: OnceLock<Cells>,
+    stripes: OnceLock<Box<Stripes>>,
     _op: PhantomData<O>,
 }
 
 impl<O: Op> Adder<O> {
-    /// A sum at 0 (the bit pattern 0 is also `0.0f64`) that stripes on first contention.
+    /// A sum at 0 (the bit pattern 0 is also `0.0f64`): 32 bytes until a second thread
+    /// writes it.
     pub(crate) fn new() -> Self {
         Adder {
+            owner: AtomicU32::new(UNOWNED),
             base: AtomicU64::new(0),
-            cells: OnceLock::new(),
+            stripes: OnceLock::new(),
             _op: PhantomData,
         }
     }
 
-    /// A sum at 0 with per-thread cells from the start: the fastest adds, for an
-    /// instrument that is not one of many series.
-    pub(crate) fn striped() -> Self {
-        let a = Self::new();
-        a.inflate();
-        a
-    }
-
-    /// Adds `v` (bits in this adder's representation). Never blocks; allocates only once,
-    /// the first time this adder sees contention.
+    /// Adds `v` (bits in this adder's representation). Never blocks; allocates only when
+    /// a new thread's stripe gets its cell.
     #[inline(always)]
     pub(crate) fn add(&self, v: u64) {
-        match self.cells.get() {
-            Some(cells) => match cells.get(slot::current()) {
-                // Single writer: this thread owns the slot (see `slot`).
-                Some(cell) => cell.store(O::add(cell.load(Relaxed), v), Relaxed),
-                None => self.add_shared(v),
-            },
-            None => {
-                let cur = self.base.load(Relaxed);
-                let new = O::add(cur, v);
-                match self.base.compare_exchange(cur, new, Relaxed, Relaxed) {
-                    Ok(_) => {
-                        if O::HOT_AFTER != 0 && cur < O::HOT_AFTER && new >= O::HOT_AFTER {
-                            self.inflate();
-                        }
-                    }
-                    Err(_) => {
-                        self.inflate();
-                        self.add(v);
-                    }
-                }
-            }
+        let me = slot::current();
+        if self.owner.load(Relaxed) == me as u32 {
+            // Single writer: this thread's slot owns the cell (see `slot`).
+            self.base.store(O::add(self.base.load(Relaxed), v), Relaxed);
+        } else {
+            self.add_other(me, v);
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn add_shared(&self, v: u64) {
-        let _ = self
-            .base
-            .fetch_update(Relaxed, Relaxed, |cur| Some(O::add(cur, v)));
+    /// Not the owner of `base`: this thread's stripe (its own cell, or the cell's shared
+    /// word), else the slow path.
+    #[inline]
+    fn add_other(&self, me: usize, v: u64) {
+        if let Some(stripes) = self.stripes.get() {
+            if let Some(cell) = stripes.cells.get(me & stripes.mask).and_then(|c| c.get()) {
+                if cell.owner.load(Relaxed) == me as u32 {
+                    cell.value
+                        .store(O::add(cell.value.load(Relaxed), v), Relaxed);
+                } else {
+                    O::add_shared(&cell.shared, v);
+                }
+                return;
+            }
+        }
+        self.add_slow(me, v);
     }
 
+    /// First recording of this thread's stripe: claims `base` if nobody has; else retires
+    /// `base` (a second writer is here) and makes this thread's stripe cell.
     #[cold]
     #[inline(never)]
-    fn inflate(&self) {
-        self.cells.get_or_init(|| {
-            (0..slot::stripes())
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect()
+    fn add_slow(&self, me: usize, v: u64) {
+        let owned = me < 64;
+        let claim = if owned { me as u32 } else { RETIRED };
+        match self
+            .owner
+            .compare_exchange(UNOWNED, claim, Relaxed, Relaxed)
+        {
+            Ok(_) if owned => {
+                // Nobody else ever writes `base`: the slot is ours alone from now on.
+                self.base.store(O::add(self.base.load(Relaxed), v), Relaxed);
+                return;
+            }
+            // A thread without a slot came first: `base` stays unwritten.
+            Ok(_) | Err(RETIRED) => {}
+            // Another slot owns `base`: from now on every writer uses the stripes. The
+            // owner may be finishing a store to `base`; it lands, and `sum` reads it.
+            Err(_) => self.owner.store(RETIRED, Relaxed),
+        }
+        let stripes = self.stripes.get_or_init(|| {
+            let n = slot::stripes();
+            Box::new(Stripes {
+                mask: n - 1,
+                cells: (0..n).map(|_| OnceLock::new()).collect(),
+            })
         });
+        let Some(slot) = stripes.cells.get(me & stripes.mask) else {
+            return;
+        };
+        let cell = slot.get_or_init(|| {
+            Box::new(CachePadded::new(Cell {
+                owner: AtomicU32::new(if owned { me as u32 } else { RETIRED }),
+                value: AtomicU64::new(0),
+                shared: AtomicU64::new(0),
+            }))
+        });
+        if cell.owner.load(Relaxed) == me as u32 {
+            cell.value
+                .store(O::add(cell.value.load(Relaxed), v), Relaxed);
+        } else {
+            O::add_shared(&cell.shared, v);
+        }
     }
 
     /// The current sum (bits). Concurrent adds may or may not be included, each one whole.
     pub(crate) fn sum(&self) -> u64 {
         let mut total = self.base.load(Relaxed);
-        if let Some(cells) = self.cells.get() {
-            for cell in cells.iter() {
-                total = O::add(total, cell.load(Relaxed));
+        if let Some(stripes) = self.stripes.get() {
+            for cell in stripes.cells.iter().filter_map(|c| c.get()) {
+                total = O::add(total, cell.value.load(Relaxed));
+                total = O::add(total, cell.shared.load(Relaxed));
             }
         }
         total
+    }
+
+    /// How many per-stripe cells exist (for tests of the memory bound).
+    #[cfg(test)]
+    pub(crate) fn cells(&self) -> usize {
+        self.stripes
+            .get()
+            .map_or(0, |s| s.cells.iter().filter(|c| c.get().is_some()).count())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use std::sync::{Arc, Barrier};
 
     fn hammer(adder: Arc<Adder<IntOp>>, threads: usize) {
+        let barrier = Arc::new(Barrier::new(threads));
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let a = adder.clone();
+                let (a, b) = (adder.clone(), barrier.clone());
                 std::thread::spawn(move || {
+                    b.wait();
                     for _ in 0..100_000 {
                         a.add(1);
                     }
@@ -167,17 +239,15 @@ mod tests {
         let adder = Arc::new(Adder::<IntOp>::new());
         hammer(adder.clone(), 4);
         assert_eq!(adder.sum(), 400_000);
-        let striped = Arc::new(Adder::<IntOp>::striped());
-        hammer(striped.clone(), 4);
         // Threads that exited handed their slots to the next ones: nothing lost.
-        hammer(striped.clone(), 4);
-        assert_eq!(striped.sum(), 800_000);
+        hammer(adder.clone(), 4);
+        assert_eq!(adder.sum(), 800_000);
     }
 
     #[test]
     fn more_threads_than_slots_still_exact() {
-        let adder = Arc::new(Adder::<IntOp>::striped());
-        let barrier = Arc::new(std::sync::Barrier::new(70));
+        let adder = Arc::new(Adder::<IntOp>::new());
+        let barrier = Arc::new(Barrier::new(70));
         let handles: Vec<_> = (0..70)
             .map(|_| {
                 let (a, b) = (adder.clone(), barrier.clone());
@@ -193,17 +263,48 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(adder.sum(), 70_000);
+        assert!(adder.cells() <= slot::stripes());
     }
 
     #[test]
-    fn busy_integer_adders_turn_striped() {
+    fn one_thread_never_stripes_whatever_the_value() {
         let a = Adder::<IntOp>::new();
-        a.add(HOT_AFTER - 1);
-        assert!(a.cells.get().is_none());
+        a.add(1 << 40);
+        for _ in 0..10_000 {
+            a.add(1);
+        }
+        assert!(a.stripes.get().is_none(), "striped without a second writer");
+        assert_eq!(a.sum(), (1 << 40) + 10_000);
+    }
+
+    #[test]
+    fn a_second_writer_stripes() {
+        let a = Arc::new(Adder::<IntOp>::new());
         a.add(1);
-        assert!(a.cells.get().is_some());
-        a.add(5);
-        assert_eq!(a.sum(), HOT_AFTER + 5);
+        let b = a.clone();
+        std::thread::spawn(move || b.add(2)).join().unwrap();
+        assert!(a.stripes.get().is_some());
+        assert_eq!(a.sum(), 3);
+    }
+
+    #[test]
+    fn sixteen_threads_then_idle_keep_cells_for_cores_not_threads() {
+        // The heap figure is checked with a counting allocator in the `memory` bench
+        // (`tallyho-bench`); here, the structure that bounds it.
+        let adder = Arc::new(Adder::<IntOp>::new());
+        adder.add(1);
+        hammer(adder.clone(), 16);
+        assert_eq!(adder.sum(), 1 + 16 * 100_000);
+        let cells = adder.cells();
+        assert!(cells >= 1, "16 threads at once must have striped");
+        assert!(cells <= slot::stripes(), "{cells} cells");
+        if slot::stripes() < 16 {
+            assert!(cells < 16, "{cells} cells for {} stripes", slot::stripes());
+        }
+        // Idle now, and recording again from new threads reuses what exists.
+        hammer(adder.clone(), 16);
+        assert!(adder.cells() <= slot::stripes());
+        assert_eq!(adder.sum(), 1 + 32 * 100_000);
     }
 
     #[test]
@@ -216,12 +317,14 @@ mod tests {
 
     #[test]
     fn float_sum() {
-        let a = Adder::<FloatOp>::new();
+        let a = Arc::new(Adder::<FloatOp>::new());
         a.add(1.5f64.to_bits());
         a.add(2.25f64.to_bits());
         assert_eq!(f64::from_bits(a.sum()), 3.75);
-        a.inflate();
-        a.add(0.25f64.to_bits());
+        let b = a.clone();
+        std::thread::spawn(move || b.add(0.25f64.to_bits()))
+            .join()
+            .unwrap();
         assert_eq!(f64::from_bits(a.sum()), 4.0);
     }
 }

@@ -8,28 +8,20 @@ use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
 use crate::{Buckets, Error};
 
-/// A standalone instrument stripes from the start; a family's series stripe on contention.
-pub(crate) fn adder<O: crate::adder::Op>(striped: bool) -> Adder<O> {
-    if striped {
-        Adder::striped()
-    } else {
-        Adder::new()
-    }
-}
-
 /// A total that only goes up, such as jobs processed or bytes sent.
 ///
 /// Cloning is cheap and every clone records into the same total. Increments never lock,
-/// allocate or block; under contention the total stripes itself across cache lines.
+/// allocate or block (a thread's first increment of a contended counter may allocate its
+/// cell); under contention the total stripes itself across cache lines.
 #[derive(Clone, Default)]
 pub struct Counter(Option<Arc<Adder<IntOp>>>);
 
 static COUNTER_NOOP: Counter = Counter(None);
 
 impl Counter {
-    /// A live counter that belongs to no registry, with per-thread cells.
+    /// A live counter that belongs to no registry.
     pub fn new() -> Self {
-        Counter(Some(Arc::new(Adder::striped())))
+        Counter(Some(Arc::new(Adder::new())))
     }
 
     /// A counter that records nothing; costs one branch per call.
@@ -72,8 +64,8 @@ impl Instrument for Counter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets, striped: bool) -> Self {
-        Counter(Some(Arc::new(adder(striped))))
+    fn create(_: &Buckets) -> Self {
+        Counter(Some(Arc::new(Adder::new())))
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
         (!self.is_noop()).then(|| PointValue::Counter(Number::U64(self.get())))
@@ -98,7 +90,7 @@ impl CounterF64 {
     /// A live counter that belongs to no registry.
     pub fn new() -> Self {
         CounterF64 {
-            inner: Some(Arc::new(Adder::striped())),
+            inner: Some(Arc::new(Adder::new())),
         }
     }
 
@@ -155,9 +147,9 @@ impl Instrument for CounterF64 {
     fn is_noop(&self) -> bool {
         self.inner.is_none()
     }
-    fn create(_: &Buckets, striped: bool) -> Self {
+    fn create(_: &Buckets) -> Self {
         CounterF64 {
-            inner: Some(Arc::new(adder(striped))),
+            inner: Some(Arc::new(Adder::new())),
         }
     }
     fn scalar(&self) -> Option<PointValue<'static>> {

@@ -1,14 +1,15 @@
 //! Labelled families: one instrument per distinct set of label values.
 //!
 //! Lookups never lock and never allocate. Children live in an append-only arena and are
-//! found through an open-addressing table of atomic words (`hash tag << 32 | index + 1`).
+//! found through an open-addressing table of 4-byte atomic words (`hash tag << 25 |
+//! index + 1`).
 //! Only inserting a new label set takes the family's mutex; the table grows by building a
 //! bigger copy and publishing it, so readers always see a complete table. Old tables are
 //! kept (their total size is less than the newest one), which is what makes reads safe
 //! without reclamation schemes or `unsafe`.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
@@ -79,15 +80,21 @@ impl<T> Arena<T> {
     }
 }
 
-/// The lock-free index from label values to arena slots.
+/// Bits of an index entry that hold `child index + 1`: enough for [`MAX_CARDINALITY`].
+const INDEX_BITS: u32 = 25;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+
+/// The lock-free index from label values to arena slots: open addressing over 4-byte
+/// entries, `tag << 25 | index + 1` (0 is empty), the tag being the hash's top 7 bits and
+/// the first slot its bits 32 and up.
 struct Index {
-    tables: [OnceLock<Box<[AtomicU64]>>; LEVELS],
+    tables: [OnceLock<Box<[AtomicU32]>>; LEVELS],
     current: AtomicUsize,
 }
 
 impl Index {
     fn new() -> Self {
-        let tables: [OnceLock<Box<[AtomicU64]>>; LEVELS] = std::array::from_fn(|_| OnceLock::new());
+        let tables: [OnceLock<Box<[AtomicU32]>>; LEVELS] = std::array::from_fn(|_| OnceLock::new());
         let _ = tables[0].set(Self::table(FIRST_TABLE));
         Index {
             tables,
@@ -95,25 +102,65 @@ impl Index {
         }
     }
 
-    fn table(size: usize) -> Box<[AtomicU64]> {
-        (0..size).map(|_| AtomicU64::new(0)).collect()
+    fn table(size: usize) -> Box<[AtomicU32]> {
+        (0..size).map(|_| AtomicU32::new(0)).collect()
     }
 
     #[inline]
-    fn current(&self) -> &[AtomicU64] {
+    fn current(&self) -> &[AtomicU32] {
         let level = self.current.load(Ordering::Acquire);
         self.tables[level].get().map_or(&[], |t| t)
     }
 
-    /// Inserts an entry (`tag << 32 | index + 1`); the tag also picks the first slot, so
-    /// growing needs no hash recomputed.
-    fn put(table: &[AtomicU64], entry: u64) {
+    #[inline(always)]
+    fn tag(hash: u64) -> u32 {
+        (hash >> (64 - (32 - INDEX_BITS))) as u32
+    }
+
+    #[inline(always)]
+    fn first(hash: u64, mask: usize) -> usize {
+        (hash >> 32) as usize & mask
+    }
+
+    /// Inserts the entry of child `index`, whose labels hash to `hash`.
+    fn put(table: &[AtomicU32], hash: u64, index: usize) {
         let mask = table.len() - 1;
-        let mut pos = (entry >> 32) as usize & mask;
+        let mut pos = Self::first(hash, mask);
         while table[pos].load(Ordering::Relaxed) != 0 {
             pos = (pos + 1) & mask;
         }
+        // `index < MAX_CARDINALITY = 2^24`, so `index + 1` fits in INDEX_BITS.
+        let entry = Self::tag(hash) << INDEX_BITS | (index as u32 + 1);
         table[pos].store(entry, Ordering::Release);
+    }
+}
+
+/// Entries of a family's cache of `'static` label lists ([`Family::with_static`]).
+const STATIC_ENTRIES: usize = 32;
+
+/// One cached `'static` label list: its address, then the child it names. Written once,
+/// under the insert lock (`index` first, `addr` last with `Release`), never changed.
+struct StaticEntry {
+    addr: AtomicUsize,
+    index: AtomicU32,
+}
+
+/// A direct-mapped cache from the address of a `&'static [&'static str]` to a child.
+///
+/// `'static` data never changes and is never freed, so an address names the same values
+/// for as long as the program runs; equal lists at different addresses (two call sites)
+/// get their own entries for the same child. A list whose entry another list holds just
+/// takes the ordinary lookup.
+struct StaticCache {
+    entries: [StaticEntry; STATIC_ENTRIES],
+}
+
+impl StaticCache {
+    #[inline(always)]
+    fn entry(&self, addr: usize) -> &StaticEntry {
+        // Fibonacci hashing of the address: the top bits of the product.
+        let h = addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 5);
+        &self.entries[h % STATIC_ENTRIES]
     }
 }
 
@@ -122,12 +169,14 @@ pub(crate) struct Core<M> {
     pub(crate) label_names: Box<[Box<str>]>,
     buckets: Buckets,
     limit: usize,
-    hasher: foldhash::fast::RandomState,
+    /// Random per family: the seed of [`text::hash_values`].
+    seed: u64,
     index: Index,
     children: Arena<Child<M>>,
     len: AtomicUsize,
     overflow: OnceLock<Child<M>>,
     overflow_records: AtomicU64,
+    statics: OnceLock<Box<StaticCache>>,
     insert: Mutex<()>,
 }
 
@@ -175,12 +224,13 @@ impl<M: Instrument> Family<M> {
             label_names: label_names.iter().map(|&n| n.into()).collect(),
             buckets,
             limit: limit.min(MAX_CARDINALITY),
-            hasher: foldhash::fast::RandomState::default(),
+            seed: foldhash::fast::RandomState::default().hash_one(0u64),
             index: Index::new(),
             children: Arena::new(),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             overflow_records: AtomicU64::new(0),
+            statics: OnceLock::new(),
             insert: Mutex::new(()),
         })))
     }
@@ -220,11 +270,42 @@ impl<M: Instrument> Family<M> {
         if values.len() != core.label_names.len() {
             return Err(core.label_count_error(values.len()));
         }
-        let hash = core.hasher.hash_one(values);
+        let hash = text::hash_values(core.seed, values);
         match core.find(hash, values) {
-            Some(child) => Ok(&child.metric),
-            None => Ok(core.insert_slow(hash, values)),
+            Some((_, child)) => Ok(&child.metric),
+            None => Ok(core.insert_slow(hash, values).1),
         }
+    }
+
+    /// The child for label values written as literals (or otherwise `'static`): like
+    /// [`with`](Self::with), but after the first lookup from a call site the child is found
+    /// by the address of `values`, without hashing or comparing any text.
+    ///
+    /// ```
+    /// # let registry = tallyho::Registry::new();
+    /// let requests = registry
+    ///     .metric("http_requests", "Requests handled.")
+    ///     .counter_family(&["method", "code"])?;
+    /// requests.with_static(&["GET", "200"]).inc();
+    /// requests.with(&["GET", "200"]).inc();
+    /// assert_eq!(requests.with_static(&["GET", "200"]).get(), 2);
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
+    #[inline]
+    pub fn with_static(&self, values: &'static [&'static str]) -> &M {
+        let Some(core) = &self.0 else {
+            return M::noop_ref();
+        };
+        let addr = values.as_ptr() as usize;
+        if let Some(cache) = core.statics.get() {
+            let e = cache.entry(addr);
+            if e.addr.load(Ordering::Acquire) == addr {
+                if let Some(child) = core.children.get(e.index.load(Ordering::Relaxed) as usize) {
+                    return &child.metric;
+                }
+            }
+        }
+        core.with_static_slow(addr, values)
     }
 
     /// The label names, in order.
@@ -262,51 +343,96 @@ impl<M: Instrument> Core<M> {
         }
     }
 
+    /// The first lookup of a `'static` label list from its call site: the ordinary lookup,
+    /// then the list's address cached when its entry is free.
+    #[cold]
+    #[inline(never)]
+    fn with_static_slow(&self, addr: usize, values: &'static [&'static str]) -> &M {
+        if values.len() != self.label_names.len() {
+            return M::noop_ref();
+        }
+        let hash = text::hash_values(self.seed, values);
+        let (index, child) = match self.find(hash, values) {
+            Some(found) => found,
+            None => match self.insert_slow(hash, values) {
+                (Some(index), metric) => {
+                    let Some(child) = self.children.get(index) else {
+                        return metric;
+                    };
+                    (index, child)
+                }
+                // The overflow child: not cached, so each record is counted.
+                (None, metric) => return metric,
+            },
+        };
+        // `addr` is never 0 (a slice's pointer is non-null), the empty entry.
+        let cache = self.statics.get_or_init(|| {
+            Box::new(StaticCache {
+                entries: std::array::from_fn(|_| StaticEntry {
+                    addr: AtomicUsize::new(0),
+                    index: AtomicU32::new(0),
+                }),
+            })
+        });
+        let _guard = self.insert.lock().unwrap_or_else(|p| p.into_inner());
+        let e = cache.entry(addr);
+        if e.addr.load(Ordering::Relaxed) == 0 {
+            // Indexes are below MAX_CARDINALITY (2^24), so they fit.
+            e.index.store(index as u32, Ordering::Relaxed);
+            e.addr.store(addr, Ordering::Release);
+        }
+        &child.metric
+    }
+
     #[inline(always)]
-    fn find(&self, hash: u64, values: &[&str]) -> Option<&Child<M>> {
+    fn find(&self, hash: u64, values: &[&str]) -> Option<(usize, &Child<M>)> {
         let table = self.index.current();
         let mask = table.len().wrapping_sub(1);
-        let tag = hash & !0xffff_ffff;
-        let mut pos = (hash >> 32) as usize & mask;
+        let tag = Index::tag(hash);
+        let mut pos = Index::first(hash, mask);
         loop {
             let e = table.get(pos)?.load(Ordering::Acquire);
             if e == 0 {
                 return None;
             }
-            if e & !0xffff_ffff == tag {
-                let child = self.children.get((e & 0xffff_ffff) as usize - 1)?;
+            if e >> INDEX_BITS == tag {
+                let index = (e & INDEX_MASK) as usize - 1;
+                let child = self.children.get(index)?;
                 if text::matches(&child.key, &self.label_names, values) {
-                    return Some(child);
+                    return Some((index, child));
                 }
             }
             pos = (pos + 1) & mask;
         }
     }
 
+    /// Creates the child for `values` (or finds it, created meanwhile); returns its index,
+    /// `None` for the overflow child.
     #[cold]
     #[inline(never)]
-    fn insert_slow(&self, hash: u64, values: &[&str]) -> &M {
+    fn insert_slow(&self, hash: u64, values: &[&str]) -> (Option<usize>, &M) {
         if self.len.load(Ordering::Acquire) >= self.limit {
-            return self.overflowed();
+            return (None, self.overflowed());
         }
         let _guard = self.insert.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(child) = self.find(hash, values) {
-            return &child.metric;
+        if let Some((index, child)) = self.find(hash, values) {
+            return (Some(index), &child.metric);
         }
         let idx = self.len.load(Ordering::Relaxed);
         if idx >= self.limit {
-            return self.overflowed();
+            return (None, self.overflowed());
         }
-        // Keep the table at most 3/4 full: probes stay short, an empty slot always exists,
-        // and the tables kept from earlier levels cost less than the current one.
+        // Keep the table at most 7/8 full: an empty slot always exists, probes stay short
+        // (the 7-bit tags rule out most slots without touching a child), and the tables
+        // kept from earlier levels cost less than the current one. Entries carry no full
+        // hash, so growing rehashes each child's label values, under this lock.
         let level = self.index.current.load(Ordering::Relaxed);
         let size = FIRST_TABLE << level;
-        if (idx + 1) * 4 > size * 3 && level + 1 < LEVELS {
+        if (idx + 1) * 8 > size * 7 && level + 1 < LEVELS {
             let bigger = Index::table(size * 2);
-            for e in self.index.current() {
-                let e = e.load(Ordering::Relaxed);
-                if e != 0 {
-                    Index::put(&bigger, e);
+            for i in 0..idx {
+                if let Some(child) = self.children.get(i) {
+                    Index::put(&bigger, self.rehash(child), i);
                 }
             }
             let _ = self.index.tables[level + 1].set(bigger);
@@ -322,15 +448,22 @@ impl<M: Instrument> Core<M> {
                         .zip(values.iter().copied()),
                 ),
                 start_nanos: now_nanos(),
-                metric: M::create(&self.buckets, false),
+                metric: M::create(&self.buckets),
             },
         );
-        Index::put(
-            self.index.current(),
-            (hash & !0xffff_ffff) | (idx as u64 + 1),
-        );
+        Index::put(self.index.current(), hash, idx);
         self.len.store(idx + 1, Ordering::Release);
-        &child.metric
+        (Some(idx), &child.metric)
+    }
+
+    /// The hash a lookup computes for this child's label values.
+    fn rehash(&self, child: &Child<M>) -> u64 {
+        let mut values: Vec<String> = Vec::with_capacity(self.label_names.len());
+        text::decode(&child.key, &self.label_names, |_, v| {
+            values.push(v.to_owned())
+        });
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        text::hash_values(self.seed, &values)
     }
 
     fn overflowed(&self) -> &M {
@@ -340,7 +473,7 @@ impl<M: Instrument> Core<M> {
             .get_or_init(|| Child {
                 key: Box::new([]),
                 start_nanos: now_nanos(),
-                metric: M::create(&self.buckets, false),
+                metric: M::create(&self.buckets),
             })
             .metric
     }
@@ -412,6 +545,19 @@ mod tests {
     }
 
     #[test]
+    fn escaped_values_survive_growth() {
+        let f = fam(100_000);
+        let odd = |i: u64| format!("say \"{i}\"\\\n");
+        for i in 0..300 {
+            f.with(&[&odd(i), "\\"]).add(i);
+        }
+        for i in 0..300 {
+            assert_eq!(f.with(&[&odd(i), "\\"]).get(), i);
+        }
+        assert_eq!(f.len(), 300);
+    }
+
+    #[test]
     fn values_are_compared_not_just_hashed() {
         let f = fam(10);
         f.with(&["ab", "c"]).inc();
@@ -447,6 +593,33 @@ mod tests {
             }
         });
         assert_eq!(overflow_total, 7);
+    }
+
+    #[test]
+    fn static_lists_find_the_same_child_as_runtime_values() {
+        let f = fam(3);
+        for _ in 0..3 {
+            f.with_static(&["GET", "200"]).inc();
+        }
+        let (m, c) = (String::from("GET"), String::from("200"));
+        f.with(&[&m, &c]).inc();
+        assert_eq!(f.with_static(&["GET", "200"]).get(), 4);
+        assert_eq!(f.len(), 1);
+        // A second call site with equal values: the same child.
+        static OTHER: [&str; 2] = ["GET", "200"];
+        assert_eq!(f.with_static(&OTHER).get(), 4);
+        // Different values, the wrong count, and the overflow child are never cached.
+        f.with_static(&["POST", "500"]).add(2);
+        assert_eq!(f.with(&["POST", "500"]).get(), 2);
+        f.with_static(&["only"]).inc();
+        f.with(&["a", "1"]).inc();
+        for _ in 0..2 {
+            f.with_static(&["full", "x"]).inc();
+        }
+        assert_eq!(f.len(), 3);
+        assert_eq!(f.overflow_count(), 2);
+        assert!(f.with_static(&["full", "x"]).get() >= 2);
+        assert_eq!(Family::<Counter>::noop().with_static(&["a", "b"]).get(), 0);
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Instrument for Gauge {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets, _striped: bool) -> Self {
+    fn create(_: &Buckets) -> Self {
         Gauge::new()
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
@@ -173,7 +173,7 @@ impl Instrument for GaugeI64 {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets, _striped: bool) -> Self {
+    fn create(_: &Buckets) -> Self {
         GaugeI64::new()
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
@@ -196,7 +196,7 @@ static UP_DOWN_NOOP: UpDownCounter = UpDownCounter(None);
 impl UpDownCounter {
     /// A live up-down counter at 0 that belongs to no registry.
     pub fn new() -> Self {
-        UpDownCounter(Some(Arc::new(Adder::striped())))
+        UpDownCounter(Some(Arc::new(Adder::new())))
     }
 
     /// An up-down counter that records nothing.
@@ -245,8 +245,8 @@ impl Instrument for UpDownCounter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets, striped: bool) -> Self {
-        UpDownCounter(Some(Arc::new(crate::counter::adder(striped))))
+    fn create(_: &Buckets) -> Self {
+        UpDownCounter(Some(Arc::new(Adder::new())))
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
         (!self.is_noop()).then(|| PointValue::Gauge(Number::I64(self.get())))

@@ -1,35 +1,41 @@
 //! Histograms whose every reading is consistent while writers never wait.
 //!
-//! Two write paths feed one reading:
+//! Three write paths feed one reading, chosen as in [`crate::adder`]:
 //!
-//! - **Per-thread shards** (a standalone histogram from the start, a family's series after
-//!   its first contention or its first few thousand observations): a thread with an exclusive [`slot`] writes its own shard, with
-//!   plain loads and stores bracketed by a sequence number (a single-writer seqlock). No
-//!   locked instruction, no shared cache line. The collector copies a shard and retries if
-//!   the sequence moved or was odd, so each shard is read whole.
-//! - **Shared hot/cold pair** (everything else): writers bump one shared word
-//!   (`count_and_hot`: the observation count, with the top bit naming the hot shard), then
-//!   add to the hot shard's sum and finally its bucket. The collector flips the hot bit,
-//!   waits until the now-cold shard's buckets add up to the count it saw (every writer that
-//!   started before the flip has finished), reads it, and folds it into the new hot shard.
-//!   The design follows Prometheus' Go client.
+//! - **The owner's shard**: the first thread that observes claims the histogram's own shard
+//!   for its exclusive [`slot`] and from then on writes it with plain loads and stores
+//!   bracketed by a sequence number (a single-writer seqlock). No locked instruction. The
+//!   collector copies a shard and retries if the sequence moved or was odd, so each shard
+//!   is read whole. A histogram only one thread observes never allocates anything else.
+//! - **Stripe shards**: once a second thread observes, the owner's shard is retired (its
+//!   line holds the owner word every writer reads) and each thread claims the shard of its
+//!   stripe (two per core, made by its first writer, see [`slot::stripes`]) and writes it
+//!   the same way. Memory grows with the cores that record, not with the threads.
+//! - **Shared hot/cold pair** (threads without a slot, or whose stripe another slot owns):
+//!   writers bump one shared word (`count_and_hot`: the observation count, with the top bit
+//!   naming the hot shard), then add to the hot shard's sum and finally its bucket. The
+//!   collector flips the hot bit, waits until the now-cold shard's buckets add up to the
+//!   count it saw (every writer that started before the flip has finished), reads it, and
+//!   folds it into the new hot shard. The design follows Prometheus' Go client.
 //!
 //! Every observation lands in exactly one place and each place is read whole, so sum, count
 //! and buckets always describe the same observations.
 
 use std::io;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+use crate::adder::{RETIRED, UNOWNED};
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{HistogramValue, MetricKind, PointValue};
 use crate::{slot, Buckets};
 
 const HOT_BIT: u64 = 1 << 63;
 
+/// One shard of the shared pair, written by read-modify-write.
 struct Shard {
     sum: AtomicU64,
     buckets: Box<[AtomicU64]>,
@@ -43,23 +49,12 @@ impl Shard {
         }
     }
 
-    /// Adds `v` to the sum; says whether the first attempt succeeded (no contention).
-    fn add_sum(&self, v: f64) -> bool {
-        let mut cur = self.sum.load(Ordering::Relaxed);
-        let mut first = true;
-        loop {
-            let new = (f64::from_bits(cur) + v).to_bits();
-            match self
-                .sum
-                .compare_exchange(cur, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return first,
-                Err(seen) => {
-                    cur = seen;
-                    first = false;
-                }
-            }
-        }
+    fn add_sum(&self, v: f64) {
+        let _ = self
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                Some((f64::from_bits(cur) + v).to_bits())
+            });
     }
 
     fn bucket_total(&self) -> u64 {
@@ -70,21 +65,75 @@ impl Shard {
     }
 }
 
-/// One thread's shard: `seq` is odd while its owner writes.
+/// The shared hot/cold pair (see the module docs), made on first use.
+struct Pair {
+    count_and_hot: AtomicU64,
+    shards: [Shard; 2],
+}
+
+impl Pair {
+    fn observe(&self, idx: usize, v: f64) {
+        let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
+        let shard = &self.shards[(n >> 63) as usize];
+        shard.add_sum(v);
+        // The bucket increment comes last and publishes the sum: the collector treats an
+        // observation as finished once its bucket is counted.
+        shard.buckets[idx].fetch_add(1, Ordering::Release);
+    }
+
+    /// Adds everything observed here to `counts` and `sum`; called under the collect lock.
+    fn read_into(&self, counts: &mut [u64], sum: &mut f64) {
+        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let shared_count = n & !HOT_BIT;
+        let cold = &self.shards[(n >> 63) as usize];
+        let hot = &self.shards[((n >> 63) ^ 1) as usize];
+        let mut spins = 0u32;
+        while cold.bucket_total() != shared_count {
+            backoff(&mut spins);
+        }
+        let cold_sum = f64::from_bits(cold.sum.load(Ordering::Acquire));
+        // Fold the cold shard into the hot one and clear it for the next flip.
+        hot.add_sum(cold_sum);
+        cold.sum.store(0f64.to_bits(), Ordering::Relaxed);
+        for (c, (h, b)) in counts
+            .iter_mut()
+            .zip(hot.buckets.iter().zip(cold.buckets.iter()))
+        {
+            let v = b.load(Ordering::Acquire);
+            h.fetch_add(v, Ordering::Release);
+            b.store(0, Ordering::Relaxed);
+            *c += v;
+        }
+        *sum += cold_sum;
+    }
+}
+
+fn backoff(spins: &mut u32) {
+    *spins += 1;
+    if *spins < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// A shard with one writer, the slot in `owner`: `seq` is odd while it writes.
 struct Local {
+    owner: AtomicU32,
     seq: AtomicU64,
     sum: AtomicU64,
-    /// One count per bucket, then 8 unused words so that no other shard's counts share
-    /// the last cache line.
     buckets: Box<[AtomicU64]>,
 }
 
 impl Local {
-    fn new(n: usize) -> Self {
+    /// `pad` unused words follow the counts, so that no other shard's counts share their
+    /// last cache line.
+    fn new(owner: u32, n: usize, pad: usize) -> Self {
         Local {
+            owner: AtomicU32::new(owner),
             seq: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
-            buckets: (0..n + 8).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..n + pad).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -124,21 +173,23 @@ impl Local {
                     return;
                 }
             }
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff(&mut spins);
         }
     }
 }
 
+/// What a second observing thread allocates: one lazily made shard per stripe.
+struct Stripes {
+    mask: usize,
+    shards: Box<[OnceLock<Box<CachePadded<Local>>>]>,
+}
+
 pub(crate) struct Core {
     bounds: Arc<[f64]>,
-    count_and_hot: AtomicU64,
-    shards: [Shard; 2],
-    local: OnceLock<Box<[CachePadded<Local>]>>,
+    /// The owner's shard; `own.owner` is the slot that may write it, or [`UNOWNED`].
+    own: Local,
+    stripes: OnceLock<Box<Stripes>>,
+    pair: OnceLock<Box<Pair>>,
     collecting: Mutex<()>,
 }
 
@@ -150,38 +201,28 @@ pub(crate) struct Reading {
 }
 
 impl Core {
-    fn new(bounds: Arc<[f64]>, striped: bool) -> Self {
+    fn new(bounds: Arc<[f64]>) -> Self {
         let n = bounds.len() + 1;
-        let core = Core {
+        Core {
             bounds,
-            count_and_hot: AtomicU64::new(0),
-            shards: [Shard::new(n), Shard::new(n)],
-            local: OnceLock::new(),
+            own: Local::new(UNOWNED, n, 0),
+            stripes: OnceLock::new(),
+            pair: OnceLock::new(),
             collecting: Mutex::new(()),
-        };
-        if striped {
-            core.inflate();
         }
-        core
     }
 
-    #[cold]
-    #[inline(never)]
-    fn inflate(&self) {
-        let n = self.bounds.len() + 1;
-        self.local.get_or_init(|| {
-            (0..slot::stripes())
-                .map(|_| CachePadded::new(Local::new(n)))
-                .collect()
-        });
-    }
-
+    /// The bucket of `v`: the number of bounds below it (buckets are `le`, inclusive), and
+    /// the `+Inf` bucket for NaN, as in Prometheus' clients. Counting without branches
+    /// beats a search on the short bound lists histograms have.
     #[inline]
     fn bucket_index(&self, v: f64) -> usize {
         let b = &*self.bounds;
-        if b.len() <= 16 {
-            // A short linear scan beats binary search on small, cache-resident bound lists.
-            b.iter().position(|&u| v <= u).unwrap_or(b.len())
+        if v.is_nan() {
+            return b.len();
+        }
+        if b.len() <= 32 {
+            b.iter().map(|&u| usize::from(u < v)).sum()
         } else {
             b.partition_point(|&u| u < v)
         }
@@ -189,69 +230,104 @@ impl Core {
 
     #[inline]
     fn observe(&self, v: f64) {
-        // NaN lands in +Inf (no bound is >= NaN), as in Prometheus' clients.
         let idx = self.bucket_index(v);
-        if let Some(local) = self.local.get() {
-            if let Some(shard) = local.get(slot::current()) {
-                shard.observe(idx, v);
-                return;
-            }
+        let me = slot::current();
+        if self.own.owner.load(Ordering::Relaxed) == me as u32 {
+            self.own.observe(idx, v);
+        } else {
+            self.observe_other(me, idx, v);
         }
-        self.observe_shared(idx, v);
     }
 
-    fn observe_shared(&self, idx: usize, v: f64) {
-        let n = self.count_and_hot.fetch_add(1, Ordering::Acquire);
-        let shard = &self.shards[(n >> 63) as usize];
-        let uncontended = shard.add_sum(v);
-        if (!uncontended || n & !HOT_BIT == crate::adder::HOT_AFTER) && self.local.get().is_none() {
-            // Another core wrote this line meanwhile, or this series is busy: give threads
-            // their own shards.
-            self.inflate();
+    #[inline]
+    fn observe_other(&self, me: usize, idx: usize, v: f64) {
+        if let Some(stripes) = self.stripes.get() {
+            if let Some(shard) = stripes.shards.get(me & stripes.mask).and_then(|s| s.get()) {
+                if shard.owner.load(Ordering::Relaxed) == me as u32 {
+                    shard.observe(idx, v);
+                    return;
+                }
+            }
         }
-        // The bucket increment comes last and publishes the sum: the collector treats an
-        // observation as finished once its bucket is counted.
-        shard.buckets[idx].fetch_add(1, Ordering::Release);
+        self.observe_slow(me, idx, v);
+    }
+
+    /// This thread's first observation here: the own shard if unclaimed, else this
+    /// thread's stripe if unclaimed, else the shared pair.
+    #[cold]
+    #[inline(never)]
+    fn observe_slow(&self, me: usize, idx: usize, v: f64) {
+        let owned = me < 64;
+        let claim = if owned { me as u32 } else { RETIRED };
+        match self
+            .own
+            .owner
+            .compare_exchange(UNOWNED, claim, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) if owned => {
+                self.own.observe(idx, v);
+                return;
+            }
+            Ok(_) | Err(RETIRED) => {}
+            // A second writer: retire the own shard (every writer reads its owner word, so
+            // nobody may keep writing next to it). An observation its owner is finishing
+            // lands there, and the collector reads it whole.
+            Err(_) => self.own.owner.store(RETIRED, Ordering::Relaxed),
+        }
+        let n = self.bounds.len() + 1;
+        if owned {
+            let stripes = self.stripes.get_or_init(|| {
+                let k = slot::stripes();
+                Box::new(Stripes {
+                    mask: k - 1,
+                    shards: (0..k).map(|_| OnceLock::new()).collect(),
+                })
+            });
+            if let Some(slot) = stripes.shards.get(me & stripes.mask) {
+                let shard =
+                    slot.get_or_init(|| Box::new(CachePadded::new(Local::new(me as u32, n, 8))));
+                if shard.owner.load(Ordering::Relaxed) == me as u32 {
+                    shard.observe(idx, v);
+                    return;
+                }
+            }
+        }
+        self.pair
+            .get_or_init(|| {
+                Box::new(Pair {
+                    count_and_hot: AtomicU64::new(0),
+                    shards: [Shard::new(n), Shard::new(n)],
+                })
+            })
+            .observe(idx, v);
     }
 
     fn read(&self) -> Reading {
         let _guard = self.collecting.lock().unwrap_or_else(|p| p.into_inner());
-        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
-        let shared_count = n & !HOT_BIT;
-        let cold = &self.shards[(n >> 63) as usize];
-        let hot = &self.shards[((n >> 63) ^ 1) as usize];
-        let mut spins = 0u32;
-        while cold.bucket_total() != shared_count {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        let counts: Vec<u64> = cold
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Acquire))
-            .collect();
-        let sum = f64::from_bits(cold.sum.load(Ordering::Acquire));
-        // Fold the cold shard into the hot one and clear it for the next flip.
-        let _ = hot.add_sum(sum);
-        cold.sum.store(0f64.to_bits(), Ordering::Relaxed);
-        for (h, (c, v)) in hot.buckets.iter().zip(cold.buckets.iter().zip(&counts)) {
-            h.fetch_add(*v, Ordering::Release);
-            c.store(0, Ordering::Relaxed);
-        }
-        let (mut counts, mut sum) = (counts, sum);
-        if let Some(local) = self.local.get() {
-            let mut scratch = Vec::with_capacity(counts.len());
-            for shard in local.iter() {
+        let n = self.bounds.len() + 1;
+        let mut counts = vec![0u64; n];
+        let mut sum = 0.0;
+        let mut scratch = Vec::with_capacity(n);
+        self.own.read_into(&mut counts, &mut sum, &mut scratch);
+        if let Some(stripes) = self.stripes.get() {
+            for shard in stripes.shards.iter().filter_map(|s| s.get()) {
                 shard.read_into(&mut counts, &mut sum, &mut scratch);
             }
         }
-        // The shared part's buckets summed to its count; each shard adds its own whole.
+        if let Some(pair) = self.pair.get() {
+            pair.read_into(&mut counts, &mut sum);
+        }
+        // Each place adds its own whole: the buckets sum to the count.
         let count = counts.iter().fold(0u64, |a, c| a.wrapping_add(*c));
         Reading { counts, sum, count }
+    }
+
+    /// How many stripe shards exist (for tests of the memory bound).
+    #[cfg(test)]
+    fn stripe_shards(&self) -> usize {
+        self.stripes
+            .get()
+            .map_or(0, |s| s.shards.iter().filter(|c| c.get().is_some()).count())
     }
 }
 
@@ -265,10 +341,9 @@ pub struct Histogram(Option<Arc<Core>>);
 static HISTOGRAM_NOOP: Histogram = Histogram(None);
 
 impl Histogram {
-    /// A live histogram with these buckets that belongs to no registry, with per-thread
-    /// shards.
+    /// A live histogram with these buckets that belongs to no registry.
     pub fn new(buckets: &Buckets) -> Self {
-        Histogram(Some(Arc::new(Core::new(buckets.shared(), true))))
+        Histogram(Some(Arc::new(Core::new(buckets.shared()))))
     }
 
     /// A histogram that records nothing (and whose timers never read the clock).
@@ -370,8 +445,8 @@ impl Instrument for Histogram {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(buckets: &Buckets, striped: bool) -> Self {
-        Histogram(Some(Arc::new(Core::new(buckets.shared(), striped))))
+    fn create(buckets: &Buckets) -> Self {
+        Histogram(Some(Arc::new(Core::new(buckets.shared()))))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         let Some(core) = &self.0 else {
@@ -513,6 +588,36 @@ mod tests {
             1,
             "a cancelled future is not recorded"
         );
+    }
+
+    #[test]
+    fn shards_follow_writers_not_values() {
+        let hist = h(&[1.0]);
+        let core = hist.0.clone().unwrap();
+        for i in 0..10_000 {
+            hist.observe(f64::from(i));
+        }
+        assert_eq!(core.stripe_shards(), 0, "one thread needs no stripe");
+        assert!(core.pair.get().is_none());
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (hist, b) = (hist.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    b.wait();
+                    for _ in 0..1000 {
+                        hist.observe(0.5);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(core.stripe_shards() >= 1 && core.stripe_shards() <= slot::stripes());
+        let r = hist.reading().unwrap();
+        assert_eq!(r.count, 26_000);
+        assert_eq!(r.counts, vec![2 + 16_000, 9_998]);
     }
 
     #[test]

@@ -17,11 +17,10 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     fn noop_ref() -> &'static Self;
     /// Whether this is a no-op handle.
     fn is_noop(&self) -> bool;
-    /// Builds a live instrument (`buckets` matters to histograms only). `striped` gives it
-    /// per-thread cells from the start (fastest, more memory); otherwise it stripes on first
-    /// contention, which suits the many series of a family.
+    /// Builds a live instrument (`buckets` matters to histograms only). It starts as one
+    /// cell that its first writer owns and stripes only when a second thread writes it.
     #[doc(hidden)]
-    fn create(buckets: &crate::Buckets, striped: bool) -> Self;
+    fn create(buckets: &crate::Buckets) -> Self;
     /// The current value when it is a single number (counters, gauges); `None` for
     /// histograms and no-op handles.
     #[doc(hidden)]

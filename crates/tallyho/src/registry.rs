@@ -496,7 +496,7 @@ impl MetricBuilder<'_> {
             return Ok(M::noop_ref().clone());
         }
         let handle = self.registry.register(meta, || {
-            let m = M::create(&buckets, true);
+            let m = M::create(&buckets);
             let read = Arc::new(Single {
                 metric: m.clone(),
                 start: SystemTime::now(),

@@ -55,13 +55,15 @@ pub(crate) fn current() -> usize {
     SLOT.try_with(|s| s.0).unwrap_or(NONE)
 }
 
-/// How many exclusive cells a striped instrument keeps: twice the cores, at least 4, at
-/// most 64 (threads with a higher slot share the atomic path).
+/// How many stripes a contended instrument may grow: twice the cores rounded up to a power
+/// of two, at most 64 (twice, so that two threads running at once seldom share a stripe).
+/// Slot `s` maps to stripe `s & (stripes() - 1)`, so memory is bounded by the machine, not
+/// by how many threads record.
 pub(crate) fn stripes() -> usize {
     static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *COUNT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        (cores * 2).clamp(4, 64)
+        (cores * 2).next_power_of_two().min(64)
     })
 }
 

@@ -104,10 +104,6 @@ macro_rules! label_enum {
     };
 }
 
-/// Typed families up to this many series give every series per-thread cells up front (the
-/// fastest adds); larger ones stripe each series on its first contention.
-const STRIPED_TYPED_MAX: usize = 64;
-
 struct Typed<M> {
     names: Box<[Box<str>]>,
     /// Each series' labels in text form (see [`crate::text`]).
@@ -149,9 +145,7 @@ impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
             keys: (0..L::COUNT)
                 .map(|i| crate::text::render(L::names().into_iter().zip(L::values(i))))
                 .collect(),
-            children: (0..L::COUNT)
-                .map(|_| M::create(buckets, L::COUNT <= STRIPED_TYPED_MAX))
-                .collect(),
+            children: (0..L::COUNT).map(|_| M::create(buckets)).collect(),
             start: SystemTime::now(),
         });
         let family = TypedFamily {

@@ -192,3 +192,67 @@ fn histogram_sum_matches_count_in_every_reading() {
         assert_eq!((h.count as f64, h.sum), (total, total), "{name}");
     }
 }
+
+/// More writers than cores (16 threads, as on a bigger machine): counters and family series
+/// (through `with` and `with_static`) stay exact and monotonic while a collector reads, and
+/// histograms consistent, whichever cells and shared words the threads land on.
+#[test]
+fn sixteen_writers_exact_and_monotonic() {
+    const WRITERS: usize = 16;
+    const EACH: u64 = 20_000;
+    let r = Registry::new();
+    let plain = r.counter("plain16", "").unwrap();
+    let fam = r.metric("fam16", "").counter_family(&["k"]).unwrap();
+    let hist = r
+        .histogram("h16", "", Buckets::new([1.0, 2.0]).unwrap())
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(WRITERS + 1));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let (plain, fam, hist, start) =
+                (plain.clone(), fam.clone(), hist.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                for i in 0..EACH {
+                    plain.inc();
+                    if i % 2 == 0 {
+                        fam.with_static(&["hot"]).inc();
+                    } else {
+                        fam.with(&["hot"]).add(1);
+                    }
+                    hist.observe(1.0);
+                }
+            })
+        })
+        .collect();
+    let collector = {
+        let (r, done, start) = (r.clone(), done.clone(), start.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            let (mut last_plain, mut last_hot) = (0.0, 0.0);
+            while !done.load(Ordering::Acquire) {
+                let s = r.snapshot();
+                check_histograms(&s);
+                let p = s.value("plain16", &[]).unwrap();
+                let h = s.value("fam16", &[("k", "hot")]).unwrap_or(0.0);
+                assert!(p >= last_plain && h >= last_hot, "a total went backwards");
+                let hs = s.family("h16").unwrap().series[0]
+                    .value
+                    .as_histogram()
+                    .unwrap();
+                assert_eq!(hs.sum, hs.count as f64, "sum and count disagree");
+                (last_plain, last_hot) = (p, h);
+            }
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    collector.join().unwrap();
+    let total = WRITERS as u64 * EACH;
+    assert_eq!(plain.get(), total);
+    assert_eq!(fam.with(&["hot"]).get(), total);
+    assert_eq!(hist.count_and_sum(), (total, total as f64));
+}
