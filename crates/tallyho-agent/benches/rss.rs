@@ -82,7 +82,14 @@ fn fill(dir: &std::path::Path, end: i64) -> u64 {
     )
     .expect("opens the data directory");
     let labels: Vec<Labels> = (0..SERIES)
-        .map(|i| Labels::new([("__name__".to_string(), format!("rss_g{i}"))]))
+        .map(|i| {
+            // The agent's default constant label, so the filled day and the live samples
+            // are the same series.
+            Labels::new([
+                ("__name__".to_string(), format!("rss_g{i}")),
+                ("service".to_string(), "tallyho".to_string()),
+            ])
+        })
         .collect();
     let steps = DAY_MS / STEP_MS;
     let mut batch = Vec::with_capacity(SERIES);
