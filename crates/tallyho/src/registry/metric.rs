@@ -1,0 +1,297 @@
+//! `MetricBuilder`: a metric's settings, finished by choosing its instrument type.
+
+use super::*;
+
+pub(super) struct Meta<'a> {
+    pub(super) name: &'a str,
+    pub(super) help: &'a str,
+    pub(super) unit: &'a str,
+    pub(super) kind: MetricKind,
+    pub(super) signature: String,
+}
+
+pub(super) fn describe(kind: MetricKind, signature: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        format!("{} {signature}", kind.as_str())
+    } else {
+        format!("{} {signature} in {unit}", kind.as_str())
+    }
+}
+
+/// The rest of a metric's settings; finish with the instrument type.
+///
+/// ```
+/// # let registry = tallyho::Registry::new();
+/// let latency = registry
+///     .metric("request_duration", "Time to answer a request.")
+///     .unit("seconds")
+///     .buckets(tallyho::Buckets::exponential(0.001, 2.0, 12)?)
+///     .histogram_family(&["route"])?;
+/// latency.with(&["/users/:id"]).observe(0.042);
+/// # Ok::<(), tallyho::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a metric is registered by calling counter(), gauge(), histogram() or a *_family method"]
+pub struct MetricBuilder<'r> {
+    pub(super) registry: &'r Registry,
+    pub(super) name: String,
+    pub(super) help: String,
+    pub(super) unit: String,
+    pub(super) limit: Option<usize>,
+    pub(super) buckets: Option<Buckets>,
+}
+
+impl MetricBuilder<'_> {
+    /// The unit (`seconds`, `bytes`, ...); appended to the name when it does not end with it.
+    pub fn unit(mut self, unit: &str) -> Self {
+        self.unit = unit.to_owned();
+        self
+    }
+
+    /// The cardinality limit of this family (default: the registry's).
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Histogram buckets (default: [`Buckets::default_seconds`]).
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = Some(buckets);
+        self
+    }
+
+    fn meta<'a>(&'a self, full: &'a str, kind: MetricKind, signature: String) -> Meta<'a> {
+        Meta {
+            name: full,
+            help: &self.help,
+            unit: &self.unit,
+            kind,
+            signature,
+        }
+    }
+
+    fn type_name<M>() -> &'static str {
+        let full = std::any::type_name::<M>();
+        full.rsplit("::").next().unwrap_or(full)
+    }
+
+    fn buckets_or_default(&self) -> Buckets {
+        self.buckets.clone().unwrap_or_default()
+    }
+
+    fn signature<M: Instrument>(&self, labels: &[&str]) -> String {
+        let mut s = format!("{} with labels {labels:?}", Self::type_name::<M>());
+        if M::KIND == MetricKind::Histogram {
+            s.push_str(&format!(
+                " and buckets {:?}",
+                self.buckets_or_default().bounds()
+            ));
+        }
+        s
+    }
+
+    /// An unlabelled instrument of any type.
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name registered with another type, labels, unit or
+    /// buckets.
+    pub fn instrument<M: Instrument + Clone>(self) -> Result<M, Error> {
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        let buckets = self.buckets_or_default();
+        let meta = self.meta(&full, kind, self.signature::<M>(&[]));
+        if !self.registry.shared.enabled {
+            return Ok(M::noop_ref().clone());
+        }
+        let handle = self.registry.register(meta, || {
+            let m = M::create(&buckets);
+            let read = Arc::new(Single {
+                metric: m.clone(),
+                start: SystemTime::now(),
+            });
+            (Some(m), read)
+        })?;
+        Ok(handle.unwrap_or_else(|| M::noop_ref().clone()))
+    }
+
+    /// A labelled family of any instrument type.
+    ///
+    /// # Errors
+    /// As [`instrument`](Self::instrument), plus invalid, reserved, duplicate or constant
+    /// label names and a cardinality limit of 0.
+    pub fn family<M: Instrument>(self, labels: &[&str]) -> Result<Family<M>, Error> {
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        self.check_labels(&full, labels)?;
+        let limit = self.limit.unwrap_or(self.registry.shared.limit);
+        check_limit(limit)?;
+        let buckets = self.buckets_or_default();
+        let meta = self.meta(&full, kind, self.signature::<M>(labels));
+        if !self.registry.shared.enabled {
+            return Ok(Family::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let f = Family::<M>::new(&full, labels, buckets, limit);
+            (Some(f.clone()), Arc::new(f) as Arc<dyn Readable>)
+        })?;
+        Ok(handle.unwrap_or_else(Family::noop))
+    }
+
+    /// A family over a typed [`LabelSet`]: all `L::COUNT` series exist from the start and
+    /// a lookup is an array index.
+    ///
+    /// # Errors
+    /// As [`family`](Self::family).
+    pub fn typed_family<M: Instrument, L: LabelSet>(self) -> Result<TypedFamily<M, L>, Error> {
+        let names = L::names();
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        self.check_labels(&full, &names)?;
+        let buckets = self.buckets_or_default();
+        let meta = self.meta(
+            &full,
+            kind,
+            format!("typed {}", self.signature::<M>(&names)),
+        );
+        if !self.registry.shared.enabled {
+            return Ok(TypedFamily::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let (f, read) = TypedFamily::<M, L>::new(&buckets);
+            (Some(f), read)
+        })?;
+        Ok(handle.unwrap_or_else(TypedFamily::noop))
+    }
+
+    fn check_labels(&self, full: &str, labels: &[&str]) -> Result<(), Error> {
+        for (i, l) in labels.iter().enumerate() {
+            name::label_name(l)?;
+            if labels[..i].contains(l)
+                || self.registry.constant.pairs.iter().any(|(c, _)| **c == **l)
+            {
+                return Err(Error::DuplicateLabelName {
+                    metric: full.to_owned(),
+                    name: (*l).to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A `u64` counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn counter(self) -> Result<Counter, Error> {
+        self.instrument()
+    }
+
+    /// An `f64` counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn counter_f64(self) -> Result<CounterF64, Error> {
+        self.instrument()
+    }
+
+    /// An `f64` gauge.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn gauge(self) -> Result<Gauge, Error> {
+        self.instrument()
+    }
+
+    /// An `i64` gauge.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn gauge_i64(self) -> Result<GaugeI64, Error> {
+        self.instrument()
+    }
+
+    /// An `i64` up-down counter.
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn up_down_counter(self) -> Result<UpDownCounter, Error> {
+        self.instrument()
+    }
+
+    /// A histogram (buckets from [`buckets`](Self::buckets), default seconds buckets).
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn histogram(self) -> Result<Histogram, Error> {
+        self.instrument()
+    }
+
+    /// A family of `u64` counters.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn counter_family(self, labels: &[&str]) -> Result<Family<Counter>, Error> {
+        self.family(labels)
+    }
+
+    /// A family of `f64` gauges.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn gauge_family(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        self.family(labels)
+    }
+
+    /// A family of histograms.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn histogram_family(self, labels: &[&str]) -> Result<Family<Histogram>, Error> {
+        self.family(labels)
+    }
+
+    fn observable(
+        self,
+        kind: MetricKind,
+        read: Box<dyn Fn() -> PointValue<'static> + Send + Sync>,
+    ) -> Result<(), Error> {
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        let meta = self.meta(&full, kind, "observable with labels []".to_owned());
+        if !self.registry.shared.enabled {
+            return Ok(());
+        }
+        self.registry.register::<()>(meta, || {
+            let read = Arc::new(Observed {
+                read,
+                start: SystemTime::now(),
+            });
+            (None, read)
+        })?;
+        Ok(())
+    }
+
+    /// A gauge whose value `f` returns at each collection (queue depth, free slots).
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name already registered.
+    pub fn observable_gauge(
+        self,
+        f: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.observable(
+            MetricKind::Gauge,
+            Box::new(move || PointValue::Gauge(Number::F64(f()))),
+        )
+    }
+
+    /// A counter whose total `f` returns at each collection (bytes read by a library).
+    ///
+    /// # Errors
+    /// An invalid name or unit, or the name already registered.
+    pub fn observable_counter(
+        self,
+        f: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        self.observable(MetricKind::Counter, Box::new(move || counter_value(f())))
+    }
+}
