@@ -306,6 +306,30 @@ fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each exporter's figures for `/health`.
+fn exporters_health(stats: &[tallyho_export::ExporterStats]) -> serde_json::Value {
+    stats
+        .iter()
+        .map(|s| {
+            let by_reason: serde_json::Map<String, serde_json::Value> = s
+                .failures_by_reason
+                .iter()
+                .map(|(r, n)| (r.to_string(), (*n).into()))
+                .collect();
+            serde_json::json!({
+                "name": s.name,
+                "exports": s.exports,
+                "failures": s.failures,
+                "failures_by_reason": by_reason,
+                "last_error": s.last_error,
+                "last_error_unix_ms": s.last_error_at.and_then(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as u64)
+                }),
+            })
+        })
+        .collect()
+}
+
 /// The push pipeline with every configured exporter, the history first.
 fn exporters(
     config: &Config,
@@ -430,10 +454,21 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
                 burst: (h.health_rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
             }),
         );
+    // /health: the history's figures and each exporter's exports, failures by reason and
+    // last error (credentials are never in those messages).
+    let history_health = history
+        .as_ref()
+        .map(|h| history::health_extra(h, &config.history));
+    let exporter_stats = pipeline.stats_reader();
+    endpoint = endpoint.health_extra(Arc::new(move || {
+        let mut extra = history_health
+            .as_ref()
+            .map_or_else(|| serde_json::json!({}), |f| f());
+        extra["exporters"] = exporters_health(&exporter_stats.read());
+        extra
+    }));
     if let Some(h) = &history {
-        endpoint = endpoint
-            .query_api(history::query_api(h))
-            .health_extra(history::health_extra(h, &config.history));
+        endpoint = endpoint.query_api(history::query_api(h));
     }
     let manager = rules.as_ref().map(|r| r.manager.clone());
     if let Some(m) = &manager {

@@ -211,3 +211,61 @@ fn environment_errors_exit_2_before_anything_binds() {
     assert!(err.contains("TALLYHO_METRICS_BASIC_AUTH"), "{err}");
     assert!(!err.contains("listening"), "{err}");
 }
+
+#[test]
+fn a_failing_exporter_shows_its_cause_in_health_without_the_password() {
+    let dir = TempDir::new("export-health");
+    let (http, dead) = (free_port(), free_port());
+    // Nothing listens on `dead`: every push is refused by 127.0.0.1.
+    let file = dir.path().join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[host]\nenabled = false\n[history]\nenabled = false\n[export]\n\
+             remote_write_url = \"http://u:s3cret@127.0.0.1:{dead}/api/v1/write\"\n"
+        ),
+    )
+    .unwrap();
+    let mut a = Agent(
+        Command::new(BIN)
+            .args(["--config", file.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{http}")])
+            .args(["--statsd", "", "--interval", "0.2"])
+            .env("RUST_LOG", "warn")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_up(http);
+    let started = Instant::now();
+    let rw = loop {
+        let body = http_get(http, "/health").unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let found = v["exporters"].as_array().and_then(|xs| {
+            xs.iter()
+                .find(|x| x["failures"].as_u64() > Some(0))
+                .cloned()
+        });
+        if let Some(x) = found {
+            assert!(!body.contains("s3cret"), "the password leaked: {body}");
+            break x;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no failure in /health: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let msg = rw["last_error"].as_str().unwrap_or_default();
+    assert!(msg.contains(&format!("127.0.0.1:{dead}")), "{rw}");
+    assert!(rw["last_error_unix_ms"].as_u64().is_some(), "{rw}");
+    assert!(
+        rw["failures_by_reason"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "{rw}"
+    );
+    a.stop();
+}

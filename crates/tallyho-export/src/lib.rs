@@ -69,5 +69,5 @@ pub use env::EnvLookup;
 pub use exporter::{Batch, ExportError, Exporter, FailureReason, Temporality};
 pub use files::FileExporter;
 pub use pipeline::{
-    ErrorLog, ExporterStats, Pipeline, PipelineBuilder, RetryPolicy, DEFAULT_INTERVAL,
+    ErrorLog, ExporterStats, Pipeline, PipelineBuilder, RetryPolicy, StatsReader, DEFAULT_INTERVAL,
 };

@@ -13,7 +13,7 @@ use crate::delta::DeltaState;
 use crate::env::EnvLookup;
 use crate::exporter::{Batch, ExportError, Exporter, Temporality};
 use crate::report::{stderr_log, Report};
-pub use crate::report::{ErrorLog, ExporterStats};
+pub use crate::report::{ErrorLog, ExporterStats, StatsReader};
 
 /// The interval used when neither the code nor `OTEL_METRIC_EXPORT_INTERVAL` sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -248,10 +248,13 @@ impl Pipeline {
     /// What each exporter has done so far, in the order they were added: exports,
     /// failures by reason, and the last error with its time.
     pub fn stats(&self) -> Vec<ExporterStats> {
-        self.workers
-            .iter()
-            .map(|w| w.stats.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .collect()
+        self.stats_reader().read()
+    }
+
+    /// A clonable reader of [`stats`](Self::stats) that can be moved into another thread
+    /// or a handler and keeps working until the pipeline is shut down.
+    pub fn stats_reader(&self) -> StatsReader {
+        StatsReader(self.workers.iter().map(|w| w.stats.clone()).collect())
     }
 
     /// Collects now, exports to every exporter and waits (up to `timeout`) until each has

@@ -26,6 +26,30 @@ pub struct ExporterStats {
     pub last_error_at: Option<SystemTime>,
 }
 
+/// A clonable reader of every exporter's [`ExporterStats`] that outlives borrows of the
+/// [`Pipeline`](crate::Pipeline) (for a `/health` handler), from
+/// [`Pipeline::stats_reader`](crate::Pipeline::stats_reader).
+#[derive(Clone, Default)]
+pub struct StatsReader(pub(crate) Vec<Arc<Mutex<ExporterStats>>>);
+
+impl StatsReader {
+    /// The same as [`Pipeline::stats`](crate::Pipeline::stats), now.
+    pub fn read(&self) -> Vec<ExporterStats> {
+        self.0
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for StatsReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsReader")
+            .field("exporters", &self.0.len())
+            .finish()
+    }
+}
+
 /// Receives export failures, at most one per collection interval per exporter, with the
 /// number of failures of that exporter not reported since its previous report.
 pub type ErrorLog = Arc<dyn Fn(&ExportError, u64) + Send + Sync>;
