@@ -16,19 +16,24 @@
 /// Samples per chunk before a new one is cut (as Prometheus).
 pub const SAMPLES_PER_CHUNK: u16 = 120;
 
-/// Appends bits, most significant first.
+/// Appends bits, most significant first. The newest bits wait in a word inside the writer
+/// and go to the buffer eight bytes at a time: an append then touches the series' own
+/// struct, which the head reads anyway, and the buffer only with plain stores, instead of
+/// loading the buffer's last byte (a cache miss per series per append on a large head).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
-    /// Bits still free in the last byte (0 means a new byte is needed).
-    free: u8,
+    /// The pending bits, in the low `pending` bits.
+    acc: u64,
+    pending: u8,
 }
 
 impl BitWriter {
     fn with_capacity(n: usize) -> Self {
         BitWriter {
             buf: Vec::with_capacity(n),
-            free: 0,
+            acc: 0,
+            pending: 0,
         }
     }
 
@@ -37,21 +42,21 @@ impl BitWriter {
     }
 
     /// Writes the low `n` bits of `v` (n ≤ 64).
-    fn write_bits(&mut self, v: u64, mut n: u8) {
-        while n > 0 {
-            if self.free == 0 {
-                self.buf.push(0);
-                self.free = 8;
-            }
-            let take = n.min(self.free);
-            let shift = n - take;
-            // `take` is at most 8, so the mask and the shift below stay in range.
-            let bits = ((v >> shift) & ((1u64 << take) - 1)) as u8;
-            if let Some(last) = self.buf.last_mut() {
-                *last |= bits << (self.free - take);
-            }
-            self.free -= take;
-            n -= take;
+    fn write_bits(&mut self, v: u64, n: u8) {
+        let n = n.min(64);
+        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+        // `acc` has fewer than 64 bits, so shifting it by at most 64 fits in 128.
+        let acc = (u128::from(self.acc) << n) | u128::from(v);
+        let total = u32::from(self.pending) + u32::from(n);
+        if total >= 64 {
+            let rest = total - 64;
+            self.buf
+                .extend_from_slice(&((acc >> rest) as u64).to_be_bytes());
+            self.acc = (acc & ((1u128 << rest) - 1)) as u64;
+            self.pending = rest as u8;
+        } else {
+            self.acc = acc as u64;
+            self.pending = total as u8;
         }
     }
 
@@ -63,8 +68,25 @@ impl BitWriter {
         self.write_bits(v, 8);
     }
 
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf
+    /// The pending bits as bytes (the last one padded with zero bits), and how many.
+    fn tail(&self) -> ([u8; 8], usize) {
+        let aligned = match self.pending {
+            0 => 0,
+            p => self.acc << (64 - u32::from(p)),
+        };
+        (aligned.to_be_bytes(), usize::from(self.pending).div_ceil(8))
+    }
+
+    /// Bytes written, the last one counted when partly filled.
+    fn len(&self) -> usize {
+        self.buf.len() + usize::from(self.pending).div_ceil(8)
+    }
+
+    /// Every bit written, padded to a byte.
+    fn into_bytes(mut self) -> Vec<u8> {
+        let (tail, n) = self.tail();
+        self.buf.extend_from_slice(&tail[..n]);
+        self.buf
     }
 }
 
@@ -72,11 +94,24 @@ impl BitWriter {
 #[derive(Debug, Clone)]
 struct BitReader<'a> {
     buf: &'a [u8],
+    /// Bytes after `buf` (an open chunk's pending bits), `tail_len` of them.
+    tail: [u8; 8],
+    tail_len: usize,
     /// Position in bits.
     pos: usize,
 }
 
 impl<'a> BitReader<'a> {
+    fn byte(&self, i: usize) -> Option<u8> {
+        match self.buf.get(i) {
+            Some(&b) => Some(b),
+            None => {
+                let j = i - self.buf.len();
+                (j < self.tail_len).then(|| self.tail[j])
+            }
+        }
+    }
+
     fn read_bit(&mut self) -> Option<bool> {
         self.read_bits(1).map(|b| b == 1)
     }
@@ -84,7 +119,7 @@ impl<'a> BitReader<'a> {
     fn read_bits(&mut self, mut n: u8) -> Option<u64> {
         let mut v = 0u64;
         while n > 0 {
-            let byte = *self.buf.get(self.pos / 8)?;
+            let byte = self.byte(self.pos / 8)?;
             let used = (self.pos % 8) as u8;
             let avail = 8 - used;
             let take = n.min(avail);
@@ -167,7 +202,7 @@ impl ChunkWriter {
     }
 
     pub(crate) fn len_bytes(&self) -> usize {
-        self.bits.bytes().len()
+        self.bits.len()
     }
 
     /// Appends a sample; the caller guarantees `t` is greater than the last one.
@@ -227,7 +262,11 @@ impl ChunkWriter {
 
     /// The samples so far (for reading an open chunk without sealing it).
     pub(crate) fn iter(&self) -> ChunkIter<'_> {
-        ChunkIter::new(self.bits.bytes(), self.count)
+        let (tail, tail_len) = self.bits.tail();
+        let mut it = ChunkIter::new(&self.bits.buf, self.count);
+        it.r.tail = tail;
+        it.r.tail_len = tail_len;
+        it
     }
 
     /// Seals the chunk.
@@ -236,7 +275,7 @@ impl ChunkWriter {
             min_t: self.min_t,
             max_t: self.t,
             count: self.count,
-            data: self.bits.buf.into_boxed_slice(),
+            data: self.bits.into_bytes().into_boxed_slice(),
         }
     }
 }
@@ -295,7 +334,12 @@ impl<'a> ChunkIter<'a> {
     /// Reads `count` samples from `data`.
     pub fn new(data: &'a [u8], count: u16) -> Self {
         ChunkIter {
-            r: BitReader { buf: data, pos: 0 },
+            r: BitReader {
+                buf: data,
+                tail: [0; 8],
+                tail_len: 0,
+                pos: 0,
+            },
             left: count,
             n: 0,
             t: 0,
@@ -407,5 +451,68 @@ mod tests {
         let data = [0xffu8; 3];
         let n = ChunkIter::new(&data, 100).count();
         assert!(n < 100);
+    }
+
+    /// The bytes the old byte-at-a-time writer produced, for a stream of (bits, width).
+    fn bytewise(writes: &[(u64, u8)]) -> Vec<u8> {
+        let mut out: Vec<u8> = Vec::new();
+        let mut free = 0u8;
+        for &(v, n) in writes {
+            for i in (0..n).rev() {
+                if free == 0 {
+                    out.push(0);
+                    free = 8;
+                }
+                free -= 1;
+                if (v >> i) & 1 == 1 {
+                    if let Some(last) = out.last_mut() {
+                        *last |= 1 << free;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_word_buffer_writes_the_same_bits_as_a_byte_at_a_time() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in [0usize, 1, 2, 7, 8, 9, 63, 64, 65, 300] {
+            let mut writes = Vec::new();
+            let mut w = BitWriter::default();
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let n = (seed % 65) as u8;
+                let v = if n == 64 {
+                    seed
+                } else {
+                    seed & ((1u64 << n) - 1)
+                };
+                writes.push((v, n));
+                w.write_bits(seed, n);
+                assert_eq!(w.len(), bytewise(&writes).len());
+            }
+            assert_eq!(w.into_bytes(), bytewise(&writes), "{len} writes");
+        }
+    }
+
+    #[test]
+    fn an_open_chunk_reads_back_what_it_holds_at_every_length() {
+        let mut w: Option<ChunkWriter> = None;
+        let mut samples = Vec::new();
+        for i in 0..120i64 {
+            let (t, v) = (i * 15_000 + (i % 3) * 7, (i * i) as f64 * 0.25 - 3.0);
+            samples.push((t, v));
+            match &mut w {
+                Some(w) => w.append(t, v),
+                None => w = Some(ChunkWriter::new(t, v)),
+            }
+            let open = w.as_ref().map(|w| w.iter().collect::<Vec<_>>());
+            assert_eq!(open.as_deref(), Some(&samples[..]), "{} samples", i + 1);
+        }
+        let sealed = w.map(ChunkWriter::finish).unwrap();
+        assert_eq!(sealed.iter().collect::<Vec<_>>(), samples);
     }
 }

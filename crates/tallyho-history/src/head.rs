@@ -132,6 +132,9 @@ pub(crate) struct MemSeries {
     /// Sealed chunks, oldest first.
     pub(crate) chunks: Vec<Chunk>,
     pub(crate) open: Option<ChunkWriter>,
+    /// The first multiple of the block length after the open chunk's first sample: the
+    /// open chunk takes samples before it only.
+    open_end: i64,
     /// The newest timestamp ever appended (kept after its chunks are dropped).
     pub(crate) last_t: i64,
     /// The append generation that last carried this series (staleness tracking).
@@ -231,6 +234,7 @@ impl Head {
             hash,
             chunks: Vec::new(),
             open: None,
+            open_end: i64::MIN,
             last_t: i64::MIN,
             seen_gen: 0,
             wal_seg: u64::MAX,
@@ -275,10 +279,10 @@ impl Head {
             return Err(Reject::TooOld);
         }
         let mut delta: i64 = 0;
-        let cut = s.open.as_ref().is_some_and(|c| {
-            c.count() >= SAMPLES_PER_CHUNK
-                || c.min_t().div_euclid(block_ms) != t.div_euclid(block_ms)
-        });
+        let cut = s
+            .open
+            .as_ref()
+            .is_some_and(|c| c.count() >= SAMPLES_PER_CHUNK || t >= s.open_end);
         if cut {
             if let Some(c) = s.open.take() {
                 s.chunks.push(c.finish());
@@ -294,6 +298,10 @@ impl Head {
                 let c = ChunkWriter::new(t, v);
                 delta += c.len_bytes() as i64;
                 s.open = Some(c);
+                s.open_end = t
+                    .div_euclid(block_ms)
+                    .saturating_add(1)
+                    .saturating_mul(block_ms);
             }
         }
         s.last_t = t;

@@ -213,6 +213,71 @@ fn a_series_missing_from_an_append_gets_a_staleness_marker_once() {
     assert_eq!(b[0].samples.last(), Some(&Sample { t: 4_000, v: 3.0 }));
 }
 
+/// A snapshot of series `jobs_total{queue="q<id>"}` in the given order, each valued
+/// `id * 1000 + step`, so that every sample names the series it belongs to.
+fn snap_valued(step: i64, ids: &[u8]) -> Snapshot {
+    let mut f = FamilySnapshot::new("jobs", "Jobs.", MetricKind::Counter);
+    for id in ids {
+        let q = format!("q{id}");
+        f = f.with_point(
+            &[("queue", q.as_str())],
+            u64::from(*id) * 1000 + step as u64,
+        );
+    }
+    Snapshot {
+        time: common::at_ms(step * 1000),
+        families: vec![f],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Appends that add, drop, reorder and repeat series (the cases the position cache of
+    /// the last append must fall back on), with sample appends in between: every sample
+    /// lands in its own series, and a series gets a staleness marker exactly when the
+    /// append after one that carried it does not.
+    #[test]
+    fn reordered_collections_land_in_their_own_series(
+        appends in prop::collection::vec(
+            (prop::collection::vec(0u8..12, 0..12), any::<bool>()), 1..24),
+    ) {
+        let h = History::in_memory();
+        let mut prev: Vec<u8> = Vec::new();
+        let mut want_stale: Vec<(u8, i64)> = Vec::new();
+        for (i, (ids, interleave)) in appends.iter().enumerate() {
+            let step = i as i64 + 1;
+            h.append(&snap_valued(step, ids)).unwrap();
+            for gone in prev.iter().filter(|p| !ids.contains(p)) {
+                if !want_stale.contains(&(*gone, step)) {
+                    want_stale.push((*gone, step));
+                }
+            }
+            if *interleave {
+                // A sample append (no staleness tracking) between two collections.
+                let other = labels(&[("__name__", "rule_out")]);
+                h.append_samples(step * 1000 + 1, &[(other, step as f64)]).unwrap();
+            }
+            prev = ids.clone();
+        }
+        let got = h.select(&[m("__name__", MatchOp::Equal, "jobs_total")], 0, i64::MAX).unwrap();
+        let mut stale_seen = Vec::new();
+        for series in &got {
+            let q = series.labels.get("queue");
+            let id: u8 = q.trim_start_matches('q').parse().unwrap();
+            for s in &series.samples {
+                if is_stale(s.v) {
+                    stale_seen.push((id, s.t / 1000));
+                } else {
+                    prop_assert_eq!(s.v, f64::from(id) * 1000.0 + (s.t / 1000) as f64);
+                }
+            }
+        }
+        stale_seen.sort_unstable();
+        want_stale.sort_unstable();
+        prop_assert_eq!(stale_seen, want_stale);
+    }
+}
+
 #[test]
 fn out_of_order_and_duplicate_samples_are_refused_per_series() {
     let h = History::in_memory();

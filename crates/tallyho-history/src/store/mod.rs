@@ -2,6 +2,7 @@
 
 mod cut;
 mod open;
+mod positions;
 
 pub(crate) use cut::CutJob;
 
@@ -16,6 +17,7 @@ use crate::block::Block;
 use crate::head::{hash_key, key_of, Head, Reject, SeriesRef};
 use crate::options::{AppendStats, HistoryError, HistoryOptions, HistoryStats};
 use crate::wal::{self, Wal};
+use positions::Positions;
 
 /// Most damage messages kept for `HistoryStats`.
 const MAX_MESSAGES: usize = 16;
@@ -57,8 +59,10 @@ pub(crate) struct Store {
     max_bytes: u64,
     newest: Option<i64>,
     gen: u64,
-    prev_refs: Vec<SeriesRef>,
-    cur_refs: Vec<SeriesRef>,
+    /// The last stale-tracked append, in order (see [`positions`]).
+    positions: Positions,
+    /// Whether the running append tracks staleness (and uses the position cache).
+    tracking: bool,
     batch: wal::Batch,
     /// Scratch for a series' lookup key.
     key: Vec<u8>,
@@ -113,8 +117,8 @@ impl Store {
             max_bytes: opts.max_bytes,
             newest: None,
             gen: 0,
-            prev_refs: Vec::new(),
-            cur_refs: Vec::new(),
+            positions: Positions::default(),
+            tracking: false,
             batch: wal::Batch::default(),
             key: Vec::with_capacity(256),
             compact_mark: i64::MIN,
@@ -138,7 +142,7 @@ impl Store {
     fn begin(&mut self) {
         self.gen += 1;
         self.batch.clear();
-        self.cur_refs.clear();
+        self.positions.begin();
     }
 
     /// Appends one sample of the series whose sorted labels are `pairs` (built by `make` when
@@ -154,17 +158,33 @@ impl Store {
         I: Iterator<Item = (&'a str, &'a str)>,
     {
         key_of(pairs(), &mut self.key);
-        let hash = hash_key(&self.key);
-        let r = match self.head.find(hash, &self.key) {
-            Some(r) => r,
+        let cached = match self.tracking {
+            true => self.positions.lookup(&self.key),
+            false => None,
+        };
+        let live = cached.and_then(|r| Some((r, self.head.get_mut(r)?)));
+        let r = match live {
+            Some((r, s)) => {
+                s.seen_gen = self.gen;
+                r
+            }
             None => {
-                stats.new_series += 1;
-                self.head.create(hash, &self.key, make())
+                let hash = hash_key(&self.key);
+                let r = match self.head.find(hash, &self.key) {
+                    Some(r) => r,
+                    None => {
+                        stats.new_series += 1;
+                        self.head.create(hash, &self.key, make())
+                    }
+                };
+                if let Some(s) = self.head.get_mut(r) {
+                    s.seen_gen = self.gen;
+                }
+                r
             }
         };
-        self.cur_refs.push(r);
-        if let Some(s) = self.head.get_mut(r) {
-            s.seen_gen = self.gen;
+        if self.tracking {
+            self.positions.push(&self.key, r);
         }
         match self.sample(r, t, v) {
             Ok(()) => stats.appended += 1,
@@ -201,21 +221,24 @@ impl Store {
             return Err(HistoryError::ReadOnly { path: dir.clone() });
         }
         self.begin();
+        self.tracking = stale;
         let mut stats = AppendStats::default();
         if let Some(cutoff) = self.cutoff() {
             self.head.min_valid_t = self.head.min_valid_t.max(cutoff);
         }
         fill(self, &mut stats);
-        if stale {
-            let prev = std::mem::take(&mut self.prev_refs);
-            for &r in &prev {
+        if stale && self.positions.all_carried() {
+            self.positions.finish();
+        } else if stale {
+            let positions = std::mem::take(&mut self.positions);
+            for &r in positions.prev_refs() {
                 let gone = self.head.get(r).is_some_and(|s| s.seen_gen != self.gen);
                 if gone && self.sample(r, t, f64::from_bits(STALE_NAN)).is_ok() {
                     stats.stale_markers += 1;
                 }
             }
-            self.prev_refs = prev;
-            std::mem::swap(&mut self.prev_refs, &mut self.cur_refs);
+            self.positions = positions;
+            self.positions.finish();
         }
         self.stats.samples_appended += (stats.appended + stats.stale_markers) as u64;
         self.stats.out_of_order_rejected += stats.out_of_order as u64;
@@ -414,7 +437,7 @@ impl Store {
         let mut s = self.stats.clone();
         s.series = self.head.live_series();
         s.head_samples = self.head.samples;
-        s.head_bytes = self.head.bytes();
+        s.head_bytes = self.head.bytes() + self.positions.bytes() as u64;
         s.head_chunk_bytes = self.head.chunk_bytes;
         s.block_samples = self.blocks.iter().map(|b| b.samples).sum();
         s.block_bytes = self.blocks.iter().map(|b| b.bytes).sum();
