@@ -20,16 +20,25 @@ if ((${#need_apt[@]})); then
 fi
 
 PYTHON="${PYTHON:-python3}"
-if ! "$PYTHON" -c 'import prometheus_client' >/dev/null 2>&1; then
-    echo "installing prometheus_client (pip)"
-    "$PYTHON" -m pip install --quiet prometheus_client
-fi
+# prometheus_client: the reference exposition parser; statsd and datadog: real StatsD clients.
+for module in prometheus_client statsd datadog; do
+    if ! "$PYTHON" -c "import $module" >/dev/null 2>&1; then
+        echo "installing $module (pip)"
+        "$PYTHON" -m pip install --quiet "$module" 2>/dev/null ||
+            "$PYTHON" -m pip install --quiet --break-system-packages "$module"
+    fi
+done
 
 # The dashboard's browser test drives /usr/bin/chromium with playwright-core (no browser
 # download): install the locked package once.
 if [ ! -d crates/tallyho-dashboard/tests/browser/node_modules/playwright-core ]; then
     echo "installing playwright-core (npm ci, crates/tallyho-dashboard/tests/browser)"
     (cd crates/tallyho-dashboard/tests/browser && npm ci --no-audit --no-fund --ignore-scripts --silent)
+fi
+# node's hot-shots StatsD client, locked, for the agent's ingest tests.
+if [ ! -d crates/tallyho-agent/tests/statsd_clients/node_modules/hot-shots ]; then
+    echo "installing hot-shots (npm ci, crates/tallyho-agent/tests/statsd_clients)"
+    (cd crates/tallyho-agent/tests/statsd_clients && npm ci --no-audit --no-fund --ignore-scripts --silent)
 fi
 # The real-program tests fail instead of skipping when a tool is missing.
 export TALLYHO_REQUIRE_TOOLS=1

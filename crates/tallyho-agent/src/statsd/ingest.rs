@@ -1,18 +1,23 @@
 //! Recording parsed lines into a registry, within bounds.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use tallyho::{Buckets, CounterF64, Family, Gauge, Histogram, Registry};
+use tallyho::{CounterF64, Family, Gauge, Registry};
 
-use super::{parse, Distinct, Kind, Line};
+use super::admit::{Families, FamilyKey, Instrument, Kind2};
+use super::names::rendered;
+use super::sets::{Sets, DEFAULT_SET_WINDOW};
+use super::{parse, Kind, Line, Malformed};
 
 /// Bounds on what StatsD input may create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Distinct metrics (name, type and tag keys); lines for new ones beyond are refused.
+    /// Distinct metrics (name, type and tag keys, and each counter's decrements);
+    /// lines for new ones beyond are refused.
     pub max_families: usize,
-    /// Distinct sets (name and tag values); members of new ones beyond are refused.
+    /// Distinct sets (name and tag values) with an open window; members of new ones
+    /// beyond are refused.
     pub max_sets: usize,
 }
 
@@ -25,18 +30,22 @@ impl Default for Limits {
     }
 }
 
+/// The most observations one line may make (values times `1 / rate`).
+pub const MAX_OBSERVATIONS: usize = 10_000;
+
 /// Why a line that parsed was not recorded (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub(super) enum Refusal {
     TooManyFamilies,
     TooManySets,
     NameCollision,
+    TagKeyCollision,
+    InvalidTagKey,
     ReservedName,
-    InvalidName,
-    NegativeCounter,
     NegativeTiming,
     NotFinite,
     Overflow,
+    TooManyObservations,
 }
 
 impl Refusal {
@@ -45,63 +54,40 @@ impl Refusal {
             Refusal::TooManyFamilies => "too_many_families",
             Refusal::TooManySets => "too_many_sets",
             Refusal::NameCollision => "name_collision",
+            Refusal::TagKeyCollision => "tag_key_collision",
+            Refusal::InvalidTagKey => "invalid_tag_key",
             Refusal::ReservedName => "reserved_name",
-            Refusal::InvalidName => "invalid_name",
-            Refusal::NegativeCounter => "negative_counter",
             Refusal::NegativeTiming => "negative_timing",
             Refusal::NotFinite => "not_finite",
             Refusal::Overflow => "overflow",
+            Refusal::TooManyObservations => "too_many_observations",
         }
     }
 }
 
-enum Instrument {
-    Counter(Family<CounterF64>),
-    Gauge(Family<Gauge>),
-    Histogram(Family<Histogram>),
-}
-
-#[derive(Hash, PartialEq, Eq, Clone, Copy)]
-enum Kind2 {
-    Counter,
-    Gauge,
-    Timing,
-    Histogram,
-}
-
-/// A StatsD metric: name, type, and its sorted tag keys.
-type FamilyKey = (String, Kind2, Vec<String>);
-
-#[derive(Default)]
-struct Families {
-    by_key: HashMap<FamilyKey, Instrument>,
-    /// Every name a family renders (`x`, `x_total`, `x_bucket`, ...) → the family's name.
-    claimed: HashMap<String, String>,
-}
-
 /// Records parsed lines into a registry.
 pub struct Ingest {
-    registry: Registry,
-    limits: Limits,
+    pub(super) registry: Registry,
+    pub(super) limits: Limits,
     families: Mutex<Families>,
-    sets: Mutex<HashMap<String, Distinct>>,
+    sets: Mutex<Sets>,
     pub(super) lines: tallyho::Counter,
     pub(super) malformed: tallyho::Counter,
     rejected: tallyho::Counter,
     refused: Family<tallyho::Counter>,
+    sanitized: Family<tallyho::Counter>,
+    decrements: tallyho::Counter,
 }
 
-/// The names a family of `kind` called `name` puts in an exposition.
-fn rendered(name: &str, kind: &str) -> Vec<String> {
-    let suffixes: &[&str] = match kind {
-        "gauge" => &[""],
-        "counter" => &["", "_total", "_created"],
-        "histogram" => &["", "_bucket", "_count", "_sum", "_created"],
-        _ => &[
-            "", "_total", "_created", "_bucket", "_count", "_sum", "_info",
-        ],
-    };
-    suffixes.iter().map(|s| format!("{name}{s}")).collect()
+/// How many times a sampled observation is recorded: `floor(1 / rate)`, as the
+/// `statsd_exporter` does (the epsilon keeps `1 / 0.2` from flooring to 4).
+fn observations(rate: f64) -> usize {
+    let n = (1.0 / rate + 1e-9).floor();
+    if n.is_finite() && n < MAX_OBSERVATIONS as f64 {
+        (n as usize).max(1)
+    } else {
+        MAX_OBSERVATIONS + 1
+    }
 }
 
 impl Ingest {
@@ -129,7 +115,7 @@ impl Ingest {
             registry: registry.clone(),
             limits,
             families: Mutex::new(families),
-            sets: Mutex::new(HashMap::new()),
+            sets: Mutex::new(Sets::new(DEFAULT_SET_WINDOW, limits.max_sets)),
             lines: registry.counter("tallyho_statsd_lines", "StatsD lines received.")?,
             malformed: registry.counter(
                 "tallyho_statsd_malformed_lines",
@@ -142,10 +128,31 @@ impl Ingest {
             refused: registry
                 .metric(
                     "tallyho_statsd_refused_lines",
-                    "StatsD lines that parsed but were not recorded, by reason (limits, reserved or colliding names, values no parser accepts).",
+                    "StatsD lines that parsed but were not recorded, by reason (limits, reserved or colliding names, values no parser accepts, unknown fields).",
                 )
                 .counter_family(&["reason"])?,
+            sanitized: registry
+                .metric(
+                    "tallyho_statsd_sanitized_lines",
+                    "StatsD lines recorded under a sanitised name or tag key, by the part changed (name, tag_key).",
+                )
+                .counter_family(&["part"])?,
+            decrements: registry.counter(
+                "tallyho_statsd_decrement_lines",
+                "StatsD counter lines with a negative value, recorded in the counter's <name>_decrements companion.",
+            )?,
         })
+    }
+
+    /// Sets the window over which a set counts distinct members (default
+    /// [`DEFAULT_SET_WINDOW`]; the agent's collection interval is the natural choice).
+    #[must_use]
+    pub fn with_set_window(self, window: Duration) -> Self {
+        self.sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_window(window);
+        self
     }
 
     /// Lines refused for `reason` so far (as in the `tallyho_statsd_refused_lines` metric).
@@ -153,8 +160,21 @@ impl Ingest {
         self.refused.with(&[reason]).get()
     }
 
-    fn refuse(&self, why: Refusal) {
+    pub(super) fn refuse(&self, why: Refusal) {
         self.refused.with(&[why.as_str()]).inc();
+    }
+
+    /// Closes the sets' windows that have ended (their gauges read 0). The listener calls
+    /// it about once a second.
+    pub fn expire_sets(&self) {
+        self.expire_sets_at(Instant::now());
+    }
+
+    pub(super) fn expire_sets_at(&self, now: Instant) {
+        self.sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .expire(now);
     }
 
     /// Parses and records every line of a datagram of text.
@@ -165,42 +185,51 @@ impl Ingest {
     /// Parses and records every line of a datagram; a line that is not UTF-8 is counted as
     /// malformed and skipped alone.
     pub fn datagram_bytes(&self, bytes: &[u8]) {
+        self.datagram_at(bytes, Instant::now());
+    }
+
+    pub(super) fn datagram_at(&self, bytes: &[u8], now: Instant) {
         for line in bytes.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 continue;
             }
             self.lines.inc();
-            match std::str::from_utf8(line).ok().map(parse) {
-                Some(Ok(l)) => self.record(&l),
+            match std::str::from_utf8(line).map(parse) {
+                Ok(Ok(l)) => self.record(&l, now),
+                Ok(Err(Malformed::Unsupported(reason))) => self.refused.with(&[reason]).inc(),
                 _ => self.malformed.inc(),
             }
         }
     }
 
-    fn check_value(l: &Line<'_>) -> Result<(), Refusal> {
-        let scaled = l.value / l.rate;
-        match l.kind {
-            Kind::Counter if l.value < 0.0 => Err(Refusal::NegativeCounter),
-            Kind::Timing if l.value < 0.0 => Err(Refusal::NegativeTiming),
-            _ if !scaled.is_finite() => Err(Refusal::NotFinite),
-            _ => Ok(()),
+    fn check_values(l: &Line<'_>) -> Result<(), Refusal> {
+        for v in l.values() {
+            match l.kind {
+                Kind::Timing if v < 0.0 => return Err(Refusal::NegativeTiming),
+                _ if !(v / l.rate).is_finite() => return Err(Refusal::NotFinite),
+                _ => {}
+            }
         }
+        if matches!(l.kind, Kind::Timing | Kind::Histogram)
+            && observations(l.rate).saturating_mul(1 + l.more.len()) > MAX_OBSERVATIONS
+        {
+            return Err(Refusal::TooManyObservations);
+        }
+        Ok(())
     }
 
-    fn record(&self, l: &Line<'_>) {
-        let mut keys: Vec<&str> = l.tags.iter().map(|(k, _)| *k).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if keys.len() != l.tags.len() {
+    fn record(&self, l: &Line<'_>, now: Instant) {
+        let mut tags = l.tags.clone();
+        tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if tags.windows(2).any(|w| w[0].0 == w[1].0) {
             self.rejected.inc();
             return;
         }
-        if let Err(why) = Self::check_value(l) {
+        if let Err(why) = Self::check_values(l) {
             return self.refuse(why);
         }
-        let mut tags = l.tags.clone();
-        tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let keys: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
         let values: Vec<&str> = tags.iter().map(|(_, v)| *v).collect();
         let kind2 = match l.kind {
             Kind::Counter => Kind2::Counter,
@@ -209,10 +238,10 @@ impl Ingest {
             Kind::Histogram => Kind2::Histogram,
         };
         let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (
+        let key: FamilyKey = (
             l.name.to_owned(),
             kind2,
-            keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>(),
+            keys.iter().map(|k| (*k).to_owned()).collect(),
         );
         if !families.by_key.contains_key(&key) {
             match self.admit(&mut families, key.clone(), &keys) {
@@ -221,131 +250,108 @@ impl Ingest {
                 Err(None) => return self.rejected.inc(),
             }
         }
-        let Some(instrument) = families.by_key.get(&key) else {
+        let negative = l.kind == Kind::Counter && l.values().any(|v| v < 0.0);
+        if negative {
+            if let Err(why) = self.admit_decrements(&mut families, &key) {
+                return why.map_or_else(|| self.rejected.inc(), |why| self.refuse(why));
+            }
+        }
+        let Some(entry) = families.by_key.get(&key) else {
             return;
         };
-        let value = if let Kind::Set = l.kind {
-            let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
-            let set_key = format!("{}\u{0}{}", l.name, values.join("\u{0}"));
-            if !sets.contains_key(&set_key) && sets.len() >= self.limits.max_sets {
-                drop(sets);
-                return self.refuse(Refusal::TooManySets);
-            }
-            let members = sets.entry(set_key).or_default();
-            members.insert(l.member);
-            members.count()
-        } else {
-            l.value
-        };
-        let scale = 1.0 / l.rate;
-        match (instrument, l.kind) {
-            (Instrument::Counter(f), _) => {
-                let c = f.with(&values);
-                if (c.get() + value * scale).is_finite() {
-                    c.add(value * scale);
-                } else {
-                    self.refuse(Refusal::Overflow);
-                }
-            }
-            (Instrument::Gauge(f), Kind::Gauge { delta: true }) => {
-                let g = f.with(&values);
-                if (g.get() + value).is_finite() {
-                    g.add(value);
-                } else {
-                    self.refuse(Refusal::Overflow);
-                }
-            }
-            (Instrument::Gauge(f), _) => f.with(&values).set(value),
-            (Instrument::Histogram(f), kind) => {
-                let v = if kind == Kind::Timing {
-                    value / 1000.0
-                } else {
-                    value
-                };
+        let recorded = match &entry.instrument {
+            Instrument::Counter(f) => self.add(f, entry.decrements.as_ref(), l, &values),
+            Instrument::Gauge(f) if l.kind == Kind::Set => self.add_member(f, l, &values, now),
+            Instrument::Gauge(f) => self.set_gauge(f.with(&values), l),
+            Instrument::Histogram(f) => {
                 let h = f.with(&values);
-                // A sampled observation stands for 1/rate of them (capped).
-                let n = scale.round().clamp(1.0, 1000.0) as u32;
-                for _ in 0..n {
-                    h.observe(v);
+                let scale = if l.kind == Kind::Timing { 1e-3 } else { 1.0 };
+                for v in l.values() {
+                    for _ in 0..observations(l.rate) {
+                        h.observe(v * scale);
+                    }
                 }
-            }
-        }
-    }
-
-    /// Registers a new family when the limits and the names allow; `Err(None)` when the
-    /// registry refuses it (a clash of type or tags with a family of the same name).
-    fn admit(
-        &self,
-        families: &mut Families,
-        key: FamilyKey,
-        keys: &[&str],
-    ) -> Result<(), Option<Refusal>> {
-        if families.by_key.len() >= self.limits.max_families {
-            return Err(Some(Refusal::TooManyFamilies));
-        }
-        let (name, kind) = (key.0.as_str(), key.1);
-        let mut full = tallyho::name::metric_name(name).map_err(|_| Some(Refusal::InvalidName))?;
-        let exposed_kind = match kind {
-            Kind2::Counter => {
-                if let Some(s) = full.strip_suffix("_total") {
-                    full = s.to_owned();
-                }
-                "counter"
-            }
-            Kind2::Gauge => "gauge",
-            Kind2::Timing => {
-                if !full.ends_with("_seconds") {
-                    full.push_str("_seconds");
-                }
-                "histogram"
-            }
-            Kind2::Histogram => "histogram",
-        };
-        if full.starts_with("__") || full.starts_with("tallyho_") {
-            return Err(Some(Refusal::ReservedName));
-        }
-        let names = rendered(&full, exposed_kind);
-        if names
-            .iter()
-            .any(|n| families.claimed.get(n).is_some_and(|owner| *owner != full))
-        {
-            return Err(Some(Refusal::NameCollision));
-        }
-        match self.register(name, kind, keys) {
-            Ok(i) => {
-                for n in names {
-                    families.claimed.insert(n, full.clone());
-                }
-                families.by_key.insert(key, i);
                 Ok(())
             }
-            Err(_) => Err(None),
+        };
+        match recorded {
+            Ok(()) => {
+                if entry.name_changed {
+                    self.sanitized.with(&["name"]).inc();
+                }
+                if entry.keys_changed {
+                    self.sanitized.with(&["tag_key"]).inc();
+                }
+                if negative {
+                    self.decrements.inc();
+                }
+            }
+            Err(why) => self.refuse(why),
         }
     }
 
-    fn register(
+    /// Adds a counter line: positive values to the counter, the magnitude of negative ones
+    /// to its decrements. Nothing is added when a sum would overflow.
+    fn add(
         &self,
-        name: &str,
-        kind: Kind2,
-        keys: &[&str],
-    ) -> Result<Instrument, tallyho::Error> {
-        let help = "From StatsD.";
-        Ok(match kind {
-            Kind2::Counter => Instrument::Counter(self.registry.metric(name, help).family(keys)?),
-            Kind2::Gauge => Instrument::Gauge(self.registry.metric(name, help).family(keys)?),
-            Kind2::Timing => Instrument::Histogram(
-                self.registry
-                    .metric(name, help)
-                    .unit("seconds")
-                    .buckets(Buckets::default_seconds())
-                    .family(keys)?,
-            ),
-            Kind2::Histogram => Instrument::Histogram(
-                self.registry
-                    .metric(name, help)
-                    .buckets(Buckets::exponential(0.001, 4.0, 16)?)
-                    .family(keys)?,
-            ),
-        })
+        counter: &Family<CounterF64>,
+        decrements: Option<&Family<CounterF64>>,
+        l: &Line<'_>,
+        values: &[&str],
+    ) -> Result<(), Refusal> {
+        let (mut up, mut down) = (0.0, 0.0);
+        for v in l.values() {
+            if v < 0.0 {
+                down -= v / l.rate;
+            } else {
+                up += v / l.rate;
+            }
+        }
+        let c = counter.with(values);
+        let d = decrements.map(|f| f.with(values));
+        let finite = |x: f64| x.is_finite();
+        if !finite(c.get() + up) || !d.map_or(true, |d| finite(d.get() + down)) {
+            return Err(Refusal::Overflow);
+        }
+        if up > 0.0 || down == 0.0 {
+            c.add(up);
+        }
+        if let Some(d) = d.filter(|_| down > 0.0) {
+            d.add(down);
+        }
+        Ok(())
+    }
+
+    /// Applies gauge values in turn: a signed one adjusts, an unsigned one sets. Nothing is
+    /// applied when an adjustment would overflow.
+    fn set_gauge(&self, g: &Gauge, l: &Line<'_>) -> Result<(), Refusal> {
+        let mut value = g.get();
+        for (raw, v) in l.member.split(':').zip(l.values()) {
+            value = if raw.starts_with('+') || raw.starts_with('-') {
+                value + v
+            } else {
+                v
+            };
+            if !value.is_finite() {
+                return Err(Refusal::Overflow);
+            }
+        }
+        g.set(value);
+        Ok(())
+    }
+
+    fn add_member(
+        &self,
+        gauge: &Family<Gauge>,
+        l: &Line<'_>,
+        values: &[&str],
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let key = format!("{}\u{0}{}", l.name, values.join("\u{0}"));
+        self.sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, l.member, gauge, values, now)
+            .map_err(|_| Refusal::TooManySets)
     }
 }

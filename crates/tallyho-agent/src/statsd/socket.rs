@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -59,15 +59,21 @@ pub fn register_metrics(registry: &tallyho::Registry, bound: &Bound) -> anyhow::
 }
 
 /// Receives datagrams on `socket` until `stop` is set. Queued datagrams are read one after
-/// another without waiting; the read timeout only applies when the queue is empty.
+/// another without waiting; the read timeout only applies when the queue is empty. Sets'
+/// windows that ended are closed about once a second.
 pub fn serve(socket: &UdpSocket, ingest: &Ingest, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65_536];
     // Wake up now and then to notice `stop`.
     let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut expired = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        match socket.recv(&mut buf) {
-            Ok(n) => ingest.datagram_bytes(&buf[..n]),
-            Err(_) => continue,
+        if let Ok(n) = socket.recv(&mut buf) {
+            ingest.datagram_bytes(&buf[..n]);
+        }
+        // Close the sets' ended windows about once a second, under load or idle.
+        if expired.elapsed() >= Duration::from_secs(1) {
+            ingest.expire_sets();
+            expired = Instant::now();
         }
     }
 }
