@@ -2,39 +2,59 @@
 //! failed push loses nothing and deltas are simply differences between collections.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tallyho::{HistogramData, MetricKind, Number, SeriesValue, Snapshot};
 
 type Key = (String, Vec<(String, String)>);
 
-/// Remembers the last cumulative values an exporter saw.
+/// Remembers the last cumulative values an exporter saw, and when each series started.
 #[derive(Default, Clone)]
 pub(crate) struct DeltaState {
-    last: HashMap<Key, SeriesValue>,
+    last: HashMap<Key, (SeriesValue, SystemTime)>,
 }
 
 impl DeltaState {
-    /// `current` as changes since the previous call. Counters and histograms become
-    /// differences (a total that went down, a reset, counts from zero); gauges stay as they
-    /// are; up-down counters become differences too. Series start at `period_start`.
+    /// `current` as changes since the previous call. Counters, up-down counters and
+    /// histograms become differences; gauges stay as they are.
+    ///
+    /// The first time a series is seen there is nothing to subtract. Following the OTLP
+    /// data model ("Resets and Gaps": a first point whose start is before its time begins
+    /// at a true reset at a *known* start time), a series with a known start (its
+    /// instrument's creation, the process start, boot for host counters) is sent whole,
+    /// over its own window `[start, now]`, so nothing is lost and nothing is stamped
+    /// onto a window it did not happen in. A series with no known start (the Unix epoch),
+    /// or one that claims to start after the collection, is kept only as the baseline for
+    /// the next period and left out of this batch, as the collector's `cumulativetodelta`
+    /// processor does (`initial_value: auto`).
+    ///
+    /// Later points cover `[period_start, now]`; a series that restarted (a later start than
+    /// before) is sent whole over `[start, now]`, and a monotonic total that went down
+    /// (a reset at an unknown time) whole over the period.
     pub(crate) fn delta(&mut self, current: &Snapshot, period_start: SystemTime) -> Snapshot {
         let mut out = current.clone();
         for family in &mut out.families {
             let kind = family.kind;
-            for series in &mut family.series {
+            if kind == MetricKind::Gauge {
+                continue;
+            }
+            family.series.retain_mut(|series| {
                 let key = (family.name.clone(), series.labels.clone());
                 let now = series.value.clone();
-                if kind != MetricKind::Gauge {
-                    if let Some(prev) = self.last.get(&key) {
+                let start = series.start;
+                let keep = match self.last.get(&key) {
+                    Some((prev, prev_start)) if start <= *prev_start => {
                         series.value = diff(&now, prev);
+                        series.start = start.max(period_start);
+                        true
                     }
-                    if series.start < period_start {
-                        series.start = period_start;
-                    }
-                }
-                self.last.insert(key, now);
-            }
+                    // Restarted since the previous period: all of it is new since `start`.
+                    Some(_) => true,
+                    None => start > UNIX_EPOCH && start <= current.time,
+                };
+                self.last.insert(key, (now, start));
+                keep
+            });
         }
         out
     }
@@ -109,5 +129,49 @@ mod tests {
         assert_eq!((hd.count, hd.sum, hd.counts), (1, 2.0, vec![0, 1]));
         let third = d.delta(&r.snapshot(), t0);
         assert_eq!(third.value("c", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn first_points_start_at_the_series_start_or_are_the_baseline() {
+        use std::time::Duration;
+        use tallyho::FamilySnapshot;
+
+        let boot = SystemTime::now() - Duration::from_secs(86_400);
+        let period = SystemTime::now() - Duration::from_secs(1);
+        let snapshot = |cpu: f64, unknown: u64| {
+            let mut since_boot = FamilySnapshot::new("cpu", "", MetricKind::Counter)
+                .with_point(&[("state", "user")], cpu);
+            since_boot.series[0].start = boot;
+            let mut no_start =
+                FamilySnapshot::new("x", "", MetricKind::Counter).with_point(&[], unknown);
+            no_start.series[0].start = UNIX_EPOCH;
+            Snapshot {
+                time: SystemTime::now(),
+                families: vec![since_boot, no_start],
+            }
+        };
+        let mut d = DeltaState::default();
+        let first = d.delta(&snapshot(1093.0, 40), period);
+        let cpu = &first.family("cpu").unwrap().series[0];
+        assert_eq!(
+            (cpu.start, cpu.value.clone()),
+            (boot, SeriesValue::Counter(1093.0.into()))
+        );
+        assert!(
+            first.family("x").unwrap().series.is_empty(),
+            "baseline only"
+        );
+        let second = d.delta(&snapshot(1094.5, 47), period);
+        assert_eq!(second.value("cpu", &[("state", "user")]), Some(1.5));
+        assert_eq!(second.family("cpu").unwrap().series[0].start, period);
+        assert_eq!(second.value("x", &[]), Some(7.0));
+
+        // A series that restarted is sent whole from its new start.
+        let restart = SystemTime::now() - Duration::from_millis(10);
+        let mut third = snapshot(2.0, 47);
+        third.families[0].series[0].start = restart;
+        let third = d.delta(&third, period);
+        let cpu = &third.family("cpu").unwrap().series[0];
+        assert_eq!((cpu.start, cpu.value.as_f64()), (restart, Some(2.0)));
     }
 }

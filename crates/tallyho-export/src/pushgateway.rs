@@ -21,6 +21,14 @@
 //!   → /metrics/job/nightly/instance/db-1/path@base64/L3Zhci90bXA
 //! ```
 //!
+//! Unless a grouping label `instance` is given or
+//! [`host_identity(false)`](PushgatewayBuilder::host_identity) is set, the group also has
+//! `instance` = the host name (the kernel's), right after the job:
+//! `/metrics/job/<job>/instance/<host>`. Two hosts pushing the same job then keep groups of
+//! their own instead of replacing each other's metrics. (Before this the group was the job
+//! alone, `instance=""`; a program upgraded to this version pushes to a new group, and the
+//! old one stays on the Pushgateway until deleted.)
+//!
 //! The body is the batch's snapshot in Prometheus text format 0.0.4
 //! ([`tallyho_encode::prometheus`]), sent with its content type. The Pushgateway adds the
 //! grouping labels (and `job`) to every pushed series.
@@ -113,6 +121,7 @@ pub struct PushgatewayBuilder {
     method: PushMethod,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    host_identity: bool,
 }
 
 impl std::fmt::Debug for PushgatewayBuilder {
@@ -124,6 +133,7 @@ impl std::fmt::Debug for PushgatewayBuilder {
             .field("method", &self.method)
             .field("headers", &http::header_names(&self.headers))
             .field("timeout", &self.timeout)
+            .field("host_identity", &self.host_identity)
             .finish()
     }
 }
@@ -156,6 +166,7 @@ impl PushgatewayExporter {
             method: PushMethod::Put,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            host_identity: true,
         }
     }
 
@@ -194,6 +205,13 @@ impl PushgatewayBuilder {
         self
     }
 
+    /// Whether the group has `instance` = the host name when no `instance` grouping label
+    /// is given (default `true`).
+    pub fn host_identity(mut self, on: bool) -> Self {
+        self.host_identity = on;
+        self
+    }
+
     /// `PUT` (the default) or `POST`.
     pub fn method(mut self, method: PushMethod) -> Self {
         self.method = method;
@@ -222,10 +240,13 @@ impl PushgatewayBuilder {
         }
         // The base URL is checked as given, so the error shows what the user wrote.
         http::check_url(&base)?;
-        let pairs: Vec<(&str, &str)> = self
-            .grouping
+        let host = (self.host_identity && !seen.contains(&"instance"))
+            .then(crate::env::hostname)
+            .flatten();
+        let pairs: Vec<(&str, &str)> = host
             .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .map(|h| ("instance", h.as_str()))
+            .chain(self.grouping.iter().map(|(n, v)| (n.as_str(), v.as_str())))
             .collect();
         let url = format!("{}{}", base.trim_end_matches('/'), group_path(&job, &pairs));
         Ok(PushgatewayExporter {

@@ -173,6 +173,14 @@ fn value(group: &Value, name: &str) -> String {
     metrics[0]["value"].as_str().unwrap().to_owned()
 }
 
+/// This machine's name, as the kernel has it.
+fn kernel_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 fn basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     format!(
@@ -294,10 +302,11 @@ fn pushed_values_and_grouping_labels_read_back_exactly() {
         );
     }
 
-    // A job with a `/` goes in base64 form.
+    // A job with a `/` goes in base64 form; without host identity the group is the job.
     let mut slashed = PushgatewayExporter::builder()
         .url(gateway.url())
         .job("etl/daily")
+        .host_identity(false)
         .build()
         .unwrap();
     slashed.export(&batch_of(&registry)).unwrap();
@@ -423,7 +432,11 @@ fn a_pipeline_pushes_its_final_totals_on_shutdown() {
     rows.add(995);
     assert!(pipeline.shutdown(Duration::from_secs(10)));
     let group = gateway.group("batch").unwrap();
-    assert_eq!(group["labels"], json!({"job": "batch", "run": "42"}));
+    // The host's name joins the grouping key by default (issue 16, item 11).
+    assert_eq!(
+        group["labels"],
+        json!({"job": "batch", "instance": kernel_hostname(), "run": "42"})
+    );
     assert_eq!(value(&group, "batch_rows_total"), "1000");
     // The pipeline's own counters went along (taken before that export counted itself).
     assert_eq!(

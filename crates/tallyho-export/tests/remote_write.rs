@@ -223,7 +223,12 @@ fn prometheus_stores_what_is_pushed_and_promql_reads_it_back() {
     assert_eq!(result.len(), 1, "{result:?}");
     assert_eq!(
         result[0]["metric"],
-        serde_json::json!({"__name__": "rw_jobs_total", "service": "billing"})
+        // `instance` is the host's name by default (issue 16, item 11; before: absent).
+        serde_json::json!({
+            "__name__": "rw_jobs_total",
+            "instance": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+            "service": "billing"
+        })
     );
     assert_eq!(result[0]["value"][1], "7");
     assert_eq!(prometheus.value("rw_temperature", now), "-3.5");
@@ -345,10 +350,13 @@ fn request_has_the_protocol_headers_and_a_sorted_snappy_protobuf_body() {
         .histogram("took", "Took.", Buckets::new([1e-5, 0.005]).unwrap())
         .unwrap();
     h.observe(0.001);
+    // The body is exactly the pure mapping when the pusher's identity is off
+    // (`instance`/`job` are tested against Prometheus in push_identity.rs).
     let mut exporter = RemoteWriteExporter::builder()
         .url(server.url("/api/v1/push"))
         .bearer_token("tok")
         .header("X-Scope-OrgID", "tenant-7")
+        .host_identity(false)
         .build()
         .unwrap();
     assert_eq!(exporter.name(), "remote_write");
@@ -493,6 +501,7 @@ fn basic_auth_header_and_user_headers() {
         .basic_auth("user", "pa:ss")
         .header("User-Agent", "custom/1")
         .metadata(false)
+        .host_identity(false)
         .build()
         .unwrap();
     exporter.export(&batch_of(&registry)).unwrap();

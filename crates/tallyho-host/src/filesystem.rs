@@ -167,11 +167,13 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                 "system_filesystem_usage_bytes",
                 "Filesystem space, by state (reserved: free only to the superuser).",
             )
-            .unit("bytes");
+            .unit("bytes")
+            .start(h.boot_start());
             let mut inodes = Fam::updown(
                 "system_filesystem_inodes_usage",
                 "Filesystem inodes, by state.",
-            );
+            )
+            .start(h.boot_start());
             for (m, s) in mounts.iter().zip(&stats) {
                 let Some(Ok(s)) = s else { continue };
                 let mode = if m.read_only { "ro" } else { "rw" };

@@ -158,7 +158,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tallyho::FamilySnapshot;
+use tallyho::{FamilySnapshot, MetricKind};
 
 /// Which names the families get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -471,6 +471,19 @@ impl tallyho::Collector for HostCollector {
         );
         self.run("gpu", c.gpu, &mut out, &mut errors, |h| Ok(h.gpu.collect()));
         *lock(&self.errors) = errors;
+        // Every sum says when it started (OTLP sends it as `start_time_unix_nano`): one
+        // without a start of its own (the GPU's, counted since the driver loaded) starts
+        // no earlier than boot.
+        let boot = self.boot_start();
+        for family in &mut out {
+            if matches!(family.kind, MetricKind::Counter | MetricKind::UpDownCounter) {
+                for s in &mut family.series {
+                    if s.start == SystemTime::UNIX_EPOCH {
+                        s.start = boot;
+                    }
+                }
+            }
+        }
         out
     }
 }
@@ -482,4 +495,74 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Reads a whole file under the root.
 pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use tallyho::{Collector, MetricKind};
+
+    use super::{FsStats, HostCollector, HostConfig, Naming};
+
+    /// Every counter and up-down sum of a captured host starts at boot (`btime` of the
+    /// capture's `proc/stat`) or at its process's start, never at the Unix epoch.
+    #[test]
+    fn every_sum_says_when_it_started() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic");
+        let stat = std::fs::read_to_string(root.join("proc/stat")).unwrap();
+        let btime: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let boot = SystemTime::UNIX_EPOCH + Duration::from_secs(btime);
+        for naming in [Naming::Otel, Naming::Node] {
+            let config = HostConfig {
+                gpu: false,
+                ..HostConfig::default()
+                    .with_root(&root)
+                    .with_naming(naming)
+                    .with_statvfs(|_| {
+                        Ok(FsStats {
+                            block_size: 4096,
+                            blocks: 10,
+                            blocks_free: 5,
+                            blocks_available: 4,
+                            files: 10,
+                            files_free: 5,
+                        })
+                    })
+            };
+            let families = HostCollector::new(config).collect();
+            let mut sums = 0;
+            for f in families
+                .iter()
+                .filter(|f| matches!(f.kind, MetricKind::Counter | MetricKind::UpDownCounter))
+            {
+                for s in &f.series {
+                    sums += 1;
+                    let from_process = f.name.starts_with("process_");
+                    assert!(
+                        if from_process {
+                            s.start >= boot
+                        } else {
+                            s.start == boot
+                        },
+                        "{} {:?} starts at {:?}",
+                        f.name,
+                        s.labels,
+                        s.start
+                    );
+                }
+            }
+            let up_down = families
+                .iter()
+                .filter(|f| f.kind == MetricKind::UpDownCounter)
+                .count();
+            assert!(sums > 0 && (naming == Naming::Node || up_down > 0));
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! `proc/meminfo`: memory and swap.
 
+use std::time::SystemTime;
+
 use procfs_core::{FromRead, Meminfo};
 
 use crate::fam::Fam;
@@ -8,12 +10,13 @@ use crate::{read, CollectResult, HostCollector, Naming};
 pub(crate) fn collect(h: &HostCollector) -> CollectResult {
     let bytes = read(&h.config.proc_path("meminfo"))?;
     match h.config.naming {
-        Naming::Otel => otel(&bytes),
+        Naming::Otel => otel(&bytes, h.boot_start()),
         Naming::Node => node(&bytes),
     }
 }
 
-fn otel(bytes: &[u8]) -> CollectResult {
+/// Up-down sums are levels since boot: they start at `start` (boot), never at 0.
+fn otel(bytes: &[u8], start: SystemTime) -> CollectResult {
     // The parser has already turned the file's kB into bytes.
     let m = Meminfo::from_read(bytes)?;
     let total = m.mem_total;
@@ -31,8 +34,9 @@ fn otel(bytes: &[u8]) -> CollectResult {
         ("cached", cached),
     ];
     let mut out = Vec::new();
-    let mut usage =
-        Fam::updown("system_memory_usage_bytes", "Memory in use, by state.").unit("bytes");
+    let mut usage = Fam::updown("system_memory_usage_bytes", "Memory in use, by state.")
+        .unit("bytes")
+        .start(start);
     let mut ratio = Fam::gauge(
         "system_memory_utilization_ratio",
         "Share of the memory in each state.",
@@ -49,6 +53,7 @@ fn otel(bytes: &[u8]) -> CollectResult {
     out.push(
         Fam::updown("system_memory_limit_bytes", "Total memory (MemTotal).")
             .unit("bytes")
+            .start(start)
             .with(&[], total)
             .done(),
     );
@@ -59,6 +64,7 @@ fn otel(bytes: &[u8]) -> CollectResult {
                 "An estimate of the memory available for starting new applications without swapping (MemAvailable).",
             )
             .unit("bytes")
+            .start(start)
             .with(&[], available)
             .done(),
         );
@@ -69,8 +75,9 @@ fn otel(bytes: &[u8]) -> CollectResult {
         ("used", swap_total.saturating_sub(swap_free)),
         ("free", swap_free),
     ];
-    let mut usage =
-        Fam::updown("system_paging_usage_bytes", "Swap space in use, by state.").unit("bytes");
+    let mut usage = Fam::updown("system_paging_usage_bytes", "Swap space in use, by state.")
+        .unit("bytes")
+        .start(start);
     let mut ratio = Fam::gauge(
         "system_paging_utilization_ratio",
         "Share of the swap space in each state.",

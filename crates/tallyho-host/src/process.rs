@@ -54,17 +54,20 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                     "Physical memory in use (resident set size).",
                 )
                 .unit("bytes")
+                .start(start)
                 .with(&[], rss)
                 .done(),
             );
             out.push(
                 Fam::updown("process_memory_virtual_bytes", "Virtual memory committed.")
                     .unit("bytes")
+                    .start(start)
                     .with(&[], virt)
                     .done(),
             );
             out.push(
                 Fam::updown("process_threads", "Threads of the process.")
+                    .start(start)
                     .with(&[], status.threads)
                     .done(),
             );
@@ -74,6 +77,7 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                         "process_open_file_descriptors",
                         "File descriptors the process has open.",
                     )
+                    .start(start)
                     .with(&[], fds)
                     .done(),
                 );

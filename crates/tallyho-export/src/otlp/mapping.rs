@@ -33,21 +33,38 @@ pub(super) fn request(
     }
 }
 
+/// The label that names the service a series comes from (the agent's constant label);
+/// left out of a point's attributes when it repeats the resource's `service.name`.
+pub(super) const SERVICE_LABEL: &str = "service";
+
+/// What the mapping needs besides the batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Points<'a> {
+    /// `start_time_unix_nano` for sums and histograms whose series has no start (the Unix
+    /// epoch), so that none is ever sent as 0; clamped to the point's time.
+    pub unknown_start: u64,
+    /// The resource's `service.name`: a [`SERVICE_LABEL`] attribute with this value is a
+    /// duplicate of the resource and is not sent.
+    pub service_name: Option<&'a str>,
+}
+
 /// Walks a batch's series in order, handing out at most `max` of them at a time as metrics.
 pub(super) struct Chunks<'a> {
     batch: &'a Batch,
     max: usize,
     family: usize,
     series: usize,
+    points: Points<'a>,
 }
 
 impl<'a> Chunks<'a> {
-    pub(super) fn new(batch: &'a Batch, max: usize) -> Self {
+    pub(super) fn new(batch: &'a Batch, max: usize, points: Points<'a>) -> Self {
         Chunks {
             batch,
             max: max.max(1),
             family: 0,
             series: 0,
+            points,
         }
     }
 
@@ -76,7 +93,7 @@ impl<'a> Chunks<'a> {
             let take = (family.series.len() - self.series).min(self.max - taken);
             if take > 0 {
                 let series = &family.series[self.series..self.series + take];
-                metrics.extend(metric(self.batch, family, series));
+                metrics.extend(metric(self.batch, family, series, self.points));
                 taken += take;
                 self.series += take;
             }
@@ -90,7 +107,12 @@ impl<'a> Chunks<'a> {
 }
 
 /// One family's `Metric` holding `series`; `None` when no series fits the family's kind.
-fn metric(batch: &Batch, family: &FamilySnapshot, series: &[Series]) -> Option<Metric> {
+fn metric(
+    batch: &Batch,
+    family: &FamilySnapshot,
+    series: &[Series],
+    opts: Points<'_>,
+) -> Option<Metric> {
     let time = nanos(batch.end);
     let temporality = match batch.temporality {
         Temporality::Cumulative => AggregationTemporality::Cumulative,
@@ -100,7 +122,7 @@ fn metric(batch: &Batch, family: &FamilySnapshot, series: &[Series]) -> Option<M
         MetricKind::Histogram => {
             let data_points: Vec<_> = series
                 .iter()
-                .filter_map(|s| histogram_point(s, time))
+                .filter_map(|s| histogram_point(s, time, opts))
                 .collect();
             if data_points.is_empty() {
                 return None;
@@ -113,7 +135,7 @@ fn metric(batch: &Batch, family: &FamilySnapshot, series: &[Series]) -> Option<M
         kind => {
             let data_points: Vec<_> = series
                 .iter()
-                .filter_map(|s| number_point(s, time))
+                .filter_map(|s| number_point(s, time, kind != MetricKind::Gauge, opts))
                 .collect();
             if data_points.is_empty() {
                 return None;
@@ -137,7 +159,13 @@ fn metric(batch: &Batch, family: &FamilySnapshot, series: &[Series]) -> Option<M
     })
 }
 
-fn number_point(series: &Series, time: u64) -> Option<NumberDataPoint> {
+/// A sum's point when `sum` (its start never 0), else a gauge's (start as known, 0 if not).
+fn number_point(
+    series: &Series,
+    time: u64,
+    sum: bool,
+    opts: Points<'_>,
+) -> Option<NumberDataPoint> {
     let value = match series.value {
         SeriesValue::Counter(n) | SeriesValue::Gauge(n) => match n {
             Number::U64(v) => number_data_point::Value::AsInt(i64::try_from(v).unwrap_or(i64::MAX)),
@@ -146,20 +174,25 @@ fn number_point(series: &Series, time: u64) -> Option<NumberDataPoint> {
         },
         SeriesValue::Histogram(_) => return None,
     };
+    let start = if sum {
+        start(series, time, opts)
+    } else {
+        nanos(series.start).min(time)
+    };
     Some(NumberDataPoint {
-        attributes: attributes(&series.labels),
-        start_time_unix_nano: nanos(series.start).min(time),
+        attributes: attributes(&series.labels, opts),
+        start_time_unix_nano: start,
         time_unix_nano: time,
         value: Some(value),
         ..NumberDataPoint::default()
     })
 }
 
-fn histogram_point(series: &Series, time: u64) -> Option<HistogramDataPoint> {
+fn histogram_point(series: &Series, time: u64, opts: Points<'_>) -> Option<HistogramDataPoint> {
     let h = series.value.as_histogram()?;
     Some(HistogramDataPoint {
-        attributes: attributes(&series.labels),
-        start_time_unix_nano: nanos(series.start).min(time),
+        attributes: attributes(&series.labels, opts),
+        start_time_unix_nano: start(series, time, opts),
         time_unix_nano: time,
         count: h.count,
         // "If count is zero then this field must be zero."
@@ -170,9 +203,21 @@ fn histogram_point(series: &Series, time: u64) -> Option<HistogramDataPoint> {
     })
 }
 
-fn attributes(labels: &[(String, String)]) -> Vec<KeyValue> {
+/// The start of a sum's or histogram's point: the series' own, or `unknown_start` when it
+/// has none; never after `time` and never 0.
+fn start(series: &Series, time: u64, opts: Points<'_>) -> u64 {
+    let own = nanos(series.start);
+    let start = if own == 0 { opts.unknown_start } else { own };
+    match start.min(time) {
+        0 => time,
+        s => s,
+    }
+}
+
+fn attributes(labels: &[(String, String)], opts: Points<'_>) -> Vec<KeyValue> {
     labels
         .iter()
+        .filter(|(k, v)| !(k == SERVICE_LABEL && Some(v.as_str()) == opts.service_name))
         .map(|(k, v)| {
             if k == OVERFLOW_LABEL && v == "true" {
                 KeyValue {
@@ -302,7 +347,9 @@ mod tests {
     fn golden_metrics() {
         let end = T0 + 5_000_000_000;
         let b = batch(Temporality::Delta);
-        let got = Chunks::new(&b, 100).next_chunk().unwrap();
+        let got = Chunks::new(&b, 100, Points::default())
+            .next_chunk()
+            .unwrap();
         let overflow = KeyValue {
             key: "otel.metric.overflow".into(),
             value: Some(AnyValue {
@@ -366,12 +413,12 @@ mod tests {
     #[test]
     fn chunks_split_families_and_skip_resumes() {
         let b = batch(Temporality::Cumulative);
-        let mut chunks = Chunks::new(&b, 2);
+        let mut chunks = Chunks::new(&b, 2, Points::default());
         let names = |m: Vec<Metric>| m.into_iter().map(|m| m.name).collect::<Vec<_>>();
         assert_eq!(names(chunks.next_chunk().unwrap()), ["jobs"]);
         assert_eq!(names(chunks.next_chunk().unwrap()), ["temp", "latency"]);
         assert!(chunks.next_chunk().is_none());
-        let mut resumed = Chunks::new(&b, 2);
+        let mut resumed = Chunks::new(&b, 2, Points::default());
         resumed.skip(3);
         assert_eq!(names(resumed.next_chunk().unwrap()), ["latency"]);
     }
@@ -381,5 +428,39 @@ mod tests {
         assert_eq!(ucum("seconds"), "s");
         assert_eq!(ucum("bytes"), "By");
         assert_eq!(ucum("widgets"), "widgets");
+    }
+
+    #[test]
+    fn sums_never_start_at_zero_and_the_service_label_is_not_repeated() {
+        let end = T0 + 5_000_000_000;
+        let mut b = batch(Temporality::Cumulative);
+        let mut inflight = FamilySnapshot::new("inflight", "", MetricKind::UpDownCounter)
+            .with_point(&[("service", "checkout"), ("q", "a")], 3i64)
+            .with_point(&[("service", "other")], 1i64);
+        for s in &mut inflight.series {
+            s.start = UNIX_EPOCH;
+        }
+        b.snapshot.families = vec![inflight];
+        let points = |opts: Points<'_>| match Chunks::new(&b, 100, opts).next_chunk().unwrap()[0]
+            .data
+            .clone()
+        {
+            Some(metric::Data::Sum(s)) => s.data_points,
+            other => panic!("{other:?}"),
+        };
+        let known = points(Points {
+            unknown_start: T0 + 1,
+            service_name: Some("checkout"),
+        });
+        assert_eq!(known[0].start_time_unix_nano, T0 + 1);
+        assert_eq!(known[0].attributes, vec![string_attribute("q", "a")]);
+        assert_eq!(
+            known[1].attributes,
+            vec![string_attribute("service", "other")]
+        );
+        // No fallback either: a zero-length window at the point's time, never 0.
+        let unknown = points(Points::default());
+        assert_eq!(unknown[0].start_time_unix_nano, end);
+        assert_eq!(unknown[0].attributes.len(), 2);
     }
 }

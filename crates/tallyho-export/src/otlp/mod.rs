@@ -58,24 +58,45 @@
 //! cumulative) `bucket_counts` with one more entry than there are bounds (the last is the
 //! `+Inf` bucket), `count` and `sum`. Each series' labels become string attributes, except
 //! the overflow series' `otel_metric_overflow="true"`, which becomes the spec's boolean
-//! `otel.metric.overflow = true`.
+//! `otel.metric.overflow = true`, and a `service` label whose value is the resource's
+//! `service.name` (the agent's constant label), which the resource already says and is not
+//! repeated on every point (a `service` label with any other value is kept).
 //!
-//! `start_time_unix_nano` is the series' start (for delta batches, the start of the period)
-//! and `time_unix_nano` the end of the batch (the collection time), both in nanoseconds since
-//! the Unix epoch; a start after the end is clamped to the end.
+//! `time_unix_nano` is the end of the batch (the collection time) and
+//! `start_time_unix_nano` the series' start, both in nanoseconds since the Unix epoch; a
+//! start after the end is clamped to the end. Sums and histograms always carry a start,
+//! never 0: a series whose start is not known (the Unix epoch, as a `Collector` may
+//! report) gets the end of the first batch this exporter sent, so its first point is the
+//! data model's zero-length "unknown start" point and later points continue that stream.
+//! Gauges carry their start when known, else 0 (the field is optional for gauges).
 //!
 //! Temporality is the exporter's ([`OtlpExporterBuilder::temporality`], default cumulative):
 //! the pipeline then hands it cumulative or delta batches, and `aggregation_temporality` is
 //! `CUMULATIVE` or `DELTA` accordingly. Gauges have no temporality.
 //!
+//! In delta batches each point covers one period, `[previous export, now]`, except a series'
+//! first: following the data model ("Resets and Gaps": a first point whose start is before
+//! its time begins at a true reset at a known start time) it covers the series' own window,
+//! `[start, now]`, with its whole value, so a host counter's first point spans boot to now
+//! and a new instrument's its creation to now: nothing is lost and nothing is stamped onto a
+//! window it did not happen in. A first point whose start is not known is not sent; it is
+//! the baseline the next period is measured from (the collector's `cumulativetodelta`
+//! `initial_value: auto`). A series that restarted is sent whole from its new start.
+//!
 //! # Resource
 //!
-//! `service.name` (default `unknown_service:<executable name>` as the OpenTelemetry spec
-//! requires, or `unknown_service` when the executable name is not known),
+//! `service.name` (default: the [`default_service_name`](OtlpExporterBuilder::default_service_name)
+//! given, else `unknown_service:<executable name>` as the OpenTelemetry spec requires, or
+//! `unknown_service` when the executable name is not known),
 //! `telemetry.sdk.name = "tallyho"`, `telemetry.sdk.language = "rust"`,
-//! `telemetry.sdk.version` = this crate's version, then the attributes of
-//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`, and those set in code, each replacing an
-//! earlier value of the same key.
+//! `telemetry.sdk.version` = this crate's version, and unless turned off with
+//! [`host_identity`](OtlpExporterBuilder::host_identity), `host.name` (the kernel's host
+//! name) and `service.instance.id` (a random UUID made once per process, the same for every
+//! exporter in it); then the attributes of `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`,
+//! and those set in code, each replacing an earlier value of the same key. So the
+//! `service.name` is, from strongest: [`service_name`](OtlpExporterBuilder::service_name) in
+//! code, a `service.name` [`resource_attribute`](OtlpExporterBuilder::resource_attribute),
+//! `OTEL_SERVICE_NAME`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, the default.
 //!
 //! # Large snapshots
 //!
@@ -115,7 +136,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -132,9 +153,11 @@ pub use crate::BuildError;
 
 mod env;
 mod mapping;
+mod resource;
 
 use self::env::EnvSettings;
-use self::mapping::{string_attribute, Chunks};
+use self::mapping::{string_attribute, Chunks, Points};
+use self::resource::ResourceInputs;
 
 /// The endpoint used when neither the code nor the environment names one (the spec's
 /// `http://localhost:4318`, pinned to IPv4).
@@ -183,6 +206,8 @@ pub struct OtlpExporterBuilder {
     temporality: Option<Temporality>,
     resource: Vec<(String, String)>,
     service_name: Option<String>,
+    default_service: Option<String>,
+    no_host_identity: bool,
     max_points: Option<usize>,
     env: Option<EnvSource>,
 }
@@ -204,6 +229,8 @@ impl fmt::Debug for OtlpExporterBuilder {
             .field("temporality", &self.temporality)
             .field("resource", &self.resource)
             .field("service_name", &self.service_name)
+            .field("default_service_name", &self.default_service)
+            .field("host_identity", &!self.no_host_identity)
             .field("max_points", &self.max_points)
             .field("from_env", &self.env.is_some())
             .finish()
@@ -258,9 +285,31 @@ impl OtlpExporterBuilder {
     }
 
     /// The `service.name` resource attribute; wins over a `service.name` given to
-    /// [`resource_attribute`](Self::resource_attribute) and over the environment.
+    /// [`resource_attribute`](Self::resource_attribute) and over the environment. For a
+    /// configured or built-in name that the environment may override, use
+    /// [`default_service_name`](Self::default_service_name).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
+        self
+    }
+
+    /// The `service.name` used when neither the environment (`OTEL_SERVICE_NAME`, a
+    /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) nor
+    /// [`service_name`](Self::service_name) nor a `service.name`
+    /// [`resource_attribute`](Self::resource_attribute) gives one: a program's configured
+    /// or built-in name, which the environment should be able to override (the
+    /// OpenTelemetry precedence). Without it the default is `unknown_service:<executable>`.
+    pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
+        self.default_service = Some(name.into());
+        self
+    }
+
+    /// Whether the resource says which host and process pushed (default `true`):
+    /// `host.name` (the kernel's host name) and `service.instance.id` (a random UUID made
+    /// once per process). Either can be replaced with
+    /// [`resource_attribute`](Self::resource_attribute) or `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn host_identity(mut self, on: bool) -> Self {
+        self.no_host_identity = !on;
         self
     }
 
@@ -320,26 +369,14 @@ impl OtlpExporterBuilder {
         let timeout = self.timeout.or(env.timeout).unwrap_or(DEFAULT_TIMEOUT);
         let transport = Transport::new(PROTOCOL, url, &headers, timeout)?;
 
-        let mut resource = vec![
-            ("service.name".to_owned(), default_service_name()),
-            ("telemetry.sdk.name".to_owned(), "tallyho".to_owned()),
-            ("telemetry.sdk.language".to_owned(), "rust".to_owned()),
-            (
-                "telemetry.sdk.version".to_owned(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        ];
-        let from_service_name =
-            |name: Option<String>| name.map(|n| ("service.name".to_owned(), n)).into_iter();
-        for (k, v) in env
-            .resource
-            .into_iter()
-            .chain(from_service_name(env.service_name))
-            .chain(self.resource)
-            .chain(from_service_name(self.service_name))
-        {
-            upsert(&mut resource, k, v, false);
-        }
+        let resource = resource::attributes(ResourceInputs {
+            default_service: self.default_service,
+            host_identity: !self.no_host_identity,
+            env_attributes: env.resource,
+            env_service: env.service_name,
+            code_attributes: self.resource,
+            code_service: self.service_name,
+        });
 
         Ok(OtlpExporter {
             transport,
@@ -364,6 +401,7 @@ impl OtlpExporterBuilder {
             },
             max_points: self.max_points.unwrap_or(DEFAULT_MAX_POINTS_PER_REQUEST),
             resume: None,
+            first_export: None,
         })
     }
 }
@@ -381,6 +419,8 @@ pub struct OtlpExporter {
     scope: InstrumentationScope,
     max_points: usize,
     resume: Option<Resume>,
+    /// The end of the first batch exported: the start of sums whose series has none.
+    first_export: Option<SystemTime>,
 }
 
 /// Where to pick up a batch whose later requests failed with a retryable error.
@@ -489,7 +529,19 @@ impl Exporter for OtlpExporter {
             }
             _ => 0,
         };
-        let mut chunks = Chunks::new(batch, self.max_points);
+        let first = *self.first_export.get_or_insert(batch.end);
+        let service_name = self
+            .resource_pairs
+            .iter()
+            .find(|(k, _)| k == "service.name")
+            .map(|(_, v)| v.as_str());
+        let opts = Points {
+            unknown_start: first
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            service_name,
+        };
+        let mut chunks = Chunks::new(batch, self.max_points, opts);
         chunks.skip(sent.saturating_mul(self.max_points));
         let mut rejected = Vec::new();
         while let Some(metrics) = chunks.next_chunk() {
@@ -580,15 +632,4 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(body)?;
     encoder.finish()
-}
-
-fn default_service_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_name()?.to_str().map(str::to_owned))
-        .filter(|n| !n.is_empty())
-        .map_or_else(
-            || "unknown_service".to_owned(),
-            |n| format!("unknown_service:{n}"),
-        )
 }

@@ -124,6 +124,21 @@ fn labels(name: &str, le: Option<&str>, own: &[(String, String)]) -> Vec<Label> 
     out
 }
 
+/// Adds each of `target` (the pusher's `instance`, `job`) to every series that has no label
+/// of that name, keeping the labels sorted: a series' own label wins.
+pub(super) fn add_target_labels(request: &mut WriteRequest, target: &[Label]) {
+    for series in &mut request.timeseries {
+        for label in target {
+            let labels = &mut series.labels;
+            if let Err(at) =
+                labels.binary_search_by(|l| l.name.as_bytes().cmp(label.name.as_bytes()))
+            {
+                labels.insert(at, label.clone());
+            }
+        }
+    }
+}
+
 /// Splits a request into parts of at most `max` samples; metadata goes with the first.
 pub(super) fn split(mut request: WriteRequest, max: usize) -> Vec<WriteRequest> {
     if request.timeseries.is_empty() && request.metadata.is_empty() {
@@ -312,5 +327,51 @@ mod tests {
             [(4, 2), (2, 0)]
         );
         assert!(split(WriteRequest::default(), 4).is_empty());
+    }
+
+    #[test]
+    fn target_labels_are_added_in_order_unless_the_series_has_its_own() {
+        let mut request = write_request(&snapshot(), 0, false);
+        request.timeseries[1].labels.push(label("zone", "b"));
+        let own = TimeSeries {
+            labels: vec![label("__name__", "up"), label("instance", "mine")],
+            samples: Vec::new(),
+        };
+        request.timeseries.push(own);
+        add_target_labels(
+            &mut request,
+            &[label("instance", "host-1"), label("job", "svc")],
+        );
+        let names = |s: &TimeSeries| {
+            s.labels
+                .iter()
+                .map(|l| format!("{}={}", l.name, l.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&request.timeseries[0]),
+            [
+                "Z=up",
+                "__name__=jobs_total",
+                "instance=host-1",
+                "job=svc",
+                "queue=a"
+            ]
+        );
+        assert_eq!(
+            names(&request.timeseries[1]),
+            [
+                "__name__=latency_seconds_bucket",
+                "instance=host-1",
+                "job=svc",
+                "le=0.5",
+                "route=/a",
+                "zone=b"
+            ]
+        );
+        assert_eq!(
+            names(request.timeseries.last().unwrap()),
+            ["__name__=up", "instance=mine", "job=svc"]
+        );
     }
 }

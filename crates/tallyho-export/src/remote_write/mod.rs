@@ -42,6 +42,16 @@
 //!   When a series repeats a label name, the first one wins (the generated `__name__` and
 //!   `le` come before the series' own labels).
 //! - Values are `f64`; integer counters above 2^53 round.
+//! - Every series also carries the pusher's identity, as Prometheus' own remote write
+//!   sends the `job` and `instance` of the target it scraped: `instance` = the host name
+//!   (the kernel's; replace it with [`instance`](RemoteWriteBuilder::instance)) and, when
+//!   set with [`job`](RemoteWriteBuilder::job), `job` (the agent sets its service name).
+//!   A series that has its own `instance` or `job` label keeps it (as a scrape with
+//!   `honor_labels: true` would), and an empty value sends no label.
+//!   [`host_identity(false)`](RemoteWriteBuilder::host_identity) leaves `instance` out.
+//!   Before this, series carried neither: turning it on starts new series in the receiver
+//!   (the old ones end), and two pushers with the same labels no longer overwrite each
+//!   other.
 //! - Unless turned off with [`metadata`](RemoteWriteBuilder::metadata), the first request of a
 //!   batch also carries one `MetricMetadata` per family (type, help, unit), named as the text
 //!   format's `# TYPE` line names it (`<name>_total` for counters).
@@ -117,6 +127,9 @@ pub struct RemoteWriteBuilder {
     timeout: Duration,
     metadata: bool,
     max_samples: usize,
+    job: Option<String>,
+    instance: Option<String>,
+    host_identity: bool,
 }
 
 impl std::fmt::Debug for RemoteWriteBuilder {
@@ -128,6 +141,9 @@ impl std::fmt::Debug for RemoteWriteBuilder {
             .field("timeout", &self.timeout)
             .field("metadata", &self.metadata)
             .field("max_samples", &self.max_samples)
+            .field("job", &self.job)
+            .field("instance", &self.instance)
+            .field("host_identity", &self.host_identity)
             .finish()
     }
 }
@@ -138,6 +154,8 @@ pub struct RemoteWriteExporter {
     metadata: bool,
     max_samples: usize,
     encoder: snap::raw::Encoder,
+    /// `job` and `instance`, sorted by name, added to every series that lacks them.
+    target: Vec<proto::Label>,
 }
 
 impl std::fmt::Debug for RemoteWriteExporter {
@@ -147,6 +165,7 @@ impl std::fmt::Debug for RemoteWriteExporter {
             .field("headers", &self.transport.header_names())
             .field("metadata", &self.metadata)
             .field("max_samples", &self.max_samples)
+            .field("target", &self.target)
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +179,9 @@ impl RemoteWriteExporter {
             timeout: DEFAULT_TIMEOUT,
             metadata: true,
             max_samples: DEFAULT_MAX_SAMPLES_PER_REQUEST,
+            job: None,
+            instance: None,
+            host_identity: true,
         }
     }
 
@@ -197,6 +219,25 @@ impl RemoteWriteBuilder {
         self
     }
 
+    /// The `job` label of every series (none by default); the agent sets its service name.
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// The `instance` label of every series, instead of the host name.
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
+    }
+
+    /// Whether every series carries `instance` (default `true`): the
+    /// [`instance`](Self::instance) given, else the host name.
+    pub fn host_identity(mut self, on: bool) -> Self {
+        self.host_identity = on;
+        self
+    }
+
     /// Checks the settings and makes the exporter.
     ///
     /// # Errors
@@ -217,11 +258,26 @@ impl RemoteWriteBuilder {
         for (name, value) in self.headers {
             http::upsert(&mut headers, name, value, true);
         }
+        let instance = if self.host_identity {
+            self.instance.or_else(crate::env::hostname)
+        } else {
+            None
+        };
+        let target = [("instance", instance), ("job", self.job)]
+            .into_iter()
+            .filter_map(|(name, value)| {
+                Some(proto::Label {
+                    name: name.to_owned(),
+                    value: value.filter(|v| !v.is_empty())?,
+                })
+            })
+            .collect();
         Ok(RemoteWriteExporter {
             transport: Transport::new(PROTOCOL, url, &headers, self.timeout)?,
             metadata: self.metadata,
             max_samples: self.max_samples,
             encoder: snap::raw::Encoder::new(),
+            target,
         })
     }
 }
@@ -236,7 +292,8 @@ impl Exporter for RemoteWriteExporter {
     }
 
     fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
-        let request = write_request(&batch.snapshot, unix_millis(batch.end), self.metadata);
+        let mut request = write_request(&batch.snapshot, unix_millis(batch.end), self.metadata);
+        mapping::add_target_labels(&mut request, &self.target);
         for part in mapping::split(request, self.max_samples) {
             let body = mapping::encode_with(&mut self.encoder, &part)?;
             self.transport.send("POST", &[], Some(&body))?;
