@@ -78,6 +78,22 @@ async function overview(page) {
     alertsHidden: document.querySelector("#alerts").hidden,
     status: document.querySelector("#status").textContent,
     canvases: document.querySelectorAll("#overview-charts canvas").length,
+    // Where the load's time went: navigation phases and each request, in ms from the
+    // navigation's start.
+    timing: (() => {
+      const [n] = performance.getEntriesByType("navigation");
+      const round = (x) => Math.round(x);
+      return {
+        responseEnd: n && round(n.responseEnd),
+        domContentLoaded: n && round(n.domContentLoadedEventEnd),
+        scriptStarted: round(window.__tallyho.started),
+        resources: performance.getEntriesByType("resource").map((r) => ({
+          name: r.name.replace(location.origin, "").slice(0, 80),
+          start: round(r.startTime),
+          end: round(r.responseEnd),
+        })),
+      };
+    })(),
   }));
   await page.screenshot({ path: join(shots, "dashboard-host.png") });
   // Live: the next refresh brings new data without a reload.

@@ -14,11 +14,16 @@ export function onAuthFailure(fn) {
   listeners.add(fn);
 }
 
-async function getJSON(path, params) {
+async function getJSON(path, params, preloaded = false) {
   const qs = params ? `?${params.toString()}` : "";
+  // A request the page preloads (index.html) is asked for exactly as the preload did, so
+  // that the browser hands over the response already on its way.
+  const init = preloaded
+    ? { credentials: "same-origin" }
+    : { credentials: "same-origin", cache: "no-store" };
   let res;
   try {
-    res = await fetch(path + qs, { credentials: "same-origin", cache: "no-store" });
+    res = await fetch(path + qs, init);
   } catch (e) {
     throw new ApiError(`the agent did not answer (${e.message})`, 0, "network");
   }
@@ -43,8 +48,8 @@ async function getJSON(path, params) {
   return body;
 }
 
-async function api(path, params) {
-  const body = await getJSON(`/api/v1/${path}`, params);
+async function api(path, params, preloaded = false) {
+  const body = await getJSON(`/api/v1/${path}`, params, preloaded);
   return body.data;
 }
 
@@ -70,9 +75,16 @@ export async function query(q, time) {
   return api("query", p);
 }
 
-/** `{family name: [{type, help, unit}]}` for every family of the registry. */
+let metadataPreload = true;
+
+/**
+ * `{family name: [{type, help, unit}]}` for every family of the registry. The first call
+ * takes the response index.html preloaded; later ones ask again.
+ */
 export function metadata() {
-  return api("metadata");
+  const preloaded = metadataPreload;
+  metadataPreload = false;
+  return api("metadata", undefined, preloaded);
 }
 
 /** Label sets of the series matching `match` over [start, end]. */

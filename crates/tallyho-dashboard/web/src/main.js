@@ -85,7 +85,10 @@ async function route() {
   } else {
     await Promise.all(app.overview.map((p) => p.refresh(w)));
   }
-  state().ready = true;
+  const s = state();
+  // From the script's start to the first view drawn.
+  if (s.loadedMs === undefined) s.loadedMs = performance.now() - s.started;
+  s.ready = true;
 }
 
 function setTheme(choice) {
@@ -161,7 +164,6 @@ async function start() {
     if (!document.hidden) refresh();
   });
   await Promise.all([route(), app.callouts.refresh(win().end)]);
-  s.loadedMs = performance.now() - s.started;
   schedule();
 }
 

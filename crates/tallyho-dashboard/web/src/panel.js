@@ -20,23 +20,27 @@ export function expand(expr, win) {
 }
 
 /**
- * A range query that brings back at most MAX_SERIES series: when `count(expr)` says there
- * are more now, it asks for `topk(MAX_SERIES, expr)` (the largest at each step), so a
- * family of thousands of series costs the agent and the browser twenty. A failing count
- * falls through to the plain query, whose error text is the one the user sees.
+ * A range query that brings back at most MAX_SERIES series: `topk(MAX_SERIES, expr)` (the
+ * largest at each step; every series when there are no more than MAX_SERIES), so a family
+ * of thousands of series costs the agent and the browser twenty, and a small one a single
+ * request. Only a result that reaches the cap asks `count(expr)` how many there are now
+ * (a failing count is ignored). When the wrapped query fails, the plain one is asked so
+ * that the error names the user's expression, not the wrapper.
  */
 async function cappedRange(expr, win) {
-  let total = 0;
-  try {
-    const c = await query(`count(${expr})`, win.end);
-    if (c.resultType === "vector" && c.result.length) total = Number(c.result[0].value[1]);
-  } catch {
-    total = 0;
+  const result = await queryRange(`topk(${MAX_SERIES}, ${expr})`, win.start, win.end, win.step).catch(
+    () => queryRange(expr, win.start, win.end, win.step),
+  );
+  let total = result.length;
+  if (total >= MAX_SERIES) {
+    try {
+      const c = await query(`count(${expr})`, win.end);
+      if (c.resultType === "vector" && c.result.length) total = Math.max(total, Number(c.result[0].value[1]));
+    } catch {
+      // The chart still shows the top series; only the total is unknown.
+    }
   }
-  const capped = total > MAX_SERIES;
-  const q = capped ? `topk(${MAX_SERIES}, ${expr})` : expr;
-  const result = await queryRange(q, win.start, win.end, win.step);
-  return { result, total: capped ? total : result.length };
+  return { result, total };
 }
 
 export class Panel {
