@@ -11,6 +11,7 @@ command -v prometheus-node-exporter >/dev/null 2>&1 || need_apt+=(prometheus-nod
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+[ -x /usr/sbin/collectd ] || need_apt+=(collectd-core)
 if ((${#need_apt[@]})); then
     echo "installing ${need_apt[*]} (apt-get)"
     SUDO=""
@@ -39,6 +40,11 @@ fi
 if [ ! -d crates/tallyho-agent/tests/statsd_clients/node_modules/hot-shots ]; then
     echo "installing hot-shots (npm ci, crates/tallyho-agent/tests/statsd_clients)"
     (cd crates/tallyho-agent/tests/statsd_clients && npm ci --no-audit --no-fund --ignore-scripts --silent)
+fi
+# Etsy statsd, locked, as a receiver of the StatsD exporter's lines.
+if [ ! -d crates/tallyho-export/tests/statsd_daemons/node_modules/statsd ]; then
+    echo "installing statsd (npm ci, crates/tallyho-export/tests/statsd_daemons)"
+    (cd crates/tallyho-export/tests/statsd_daemons && npm ci --no-audit --no-fund --ignore-scripts --silent)
 fi
 # The real-program tests fail instead of skipping when a tool is missing.
 export TALLYHO_REQUIRE_TOOLS=1

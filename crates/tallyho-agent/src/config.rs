@@ -118,6 +118,41 @@ fn check_url(key: &str, url: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a `host:port` address (a name, an IPv4 address or a bracketed IPv6 one).
+fn check_host_port(key: &str, addr: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "{key} = {addr:?}: must be host:port, like \"127.0.0.1:8125\" or \"statsd.local:8125\""
+        )
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// Whether StatsD pushed to `target` would arrive at this agent's listener `listen`.
+fn feeds_itself(listen: &str, target: &str) -> bool {
+    let (Ok(l), Ok(t)) = (
+        listen.parse::<std::net::SocketAddr>(),
+        target.parse::<std::net::SocketAddr>(),
+    ) else {
+        return false;
+    };
+    l.port() == t.port() && (l.ip() == t.ip() || (l.ip().is_unspecified() && t.ip().is_loopback()))
+}
+
 /// Checks a number of seconds: finite, positive, at most `max`.
 fn check_seconds(key: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
     if v.is_finite() && v >= min && v <= max {
@@ -284,7 +319,7 @@ pub struct Auth {
 }
 
 /// `[export]`
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Export {
     /// Print a table every interval.
@@ -301,6 +336,39 @@ pub struct Export {
     pub remote_write_url: Option<String>,
     /// Pushgateway base URL.
     pub pushgateway_url: Option<String>,
+    /// StatsD server to push to (`host:port`, UDP).
+    pub statsd: Option<String>,
+    /// Put `prefix.` before every name sent to StatsD.
+    pub statsd_prefix: String,
+    /// Send labels to StatsD as DogStatsD tags (`|#k:v`) instead of folding them into names.
+    pub statsd_dogstatsd_tags: bool,
+    /// Largest StatsD datagram in bytes.
+    pub statsd_max_datagram: usize,
+    /// Say which host pushed (default true): `instance` on remote write and in the
+    /// Pushgateway's group, `host.name` and `service.instance.id` in the OTLP resource.
+    pub host_identity: bool,
+    /// The instance name to push instead of the host name.
+    pub instance: Option<String>,
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export {
+            console: false,
+            json_dir: None,
+            csv_dir: None,
+            keep_files: 0,
+            otlp_endpoint: None,
+            remote_write_url: None,
+            pushgateway_url: None,
+            statsd: None,
+            statsd_prefix: String::new(),
+            statsd_dogstatsd_tags: false,
+            statsd_max_datagram: tallyho_export::statsd::DEFAULT_MAX_DATAGRAM,
+            host_identity: true,
+            instance: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -388,6 +456,7 @@ impl Config {
         )?;
         self.validate_limits()?;
         self.validate_urls()?;
+        self.validate_export()?;
         if !matches!(self.host.naming.as_str(), "otel" | "node") {
             return Err(format!(
                 "host.naming = {:?}: must be \"otel\" or \"node\"",
@@ -453,6 +522,43 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_export(&self) -> Result<(), String> {
+        let e = &self.export;
+        if let Some(target) = &e.statsd {
+            check_host_port("export.statsd", target)?;
+            if feeds_itself(&self.statsd, target) {
+                return Err(format!(
+                    "export.statsd = {target:?}: is this agent's own StatsD listener (statsd = {:?}); it would ingest its own output",
+                    self.statsd
+                ));
+            }
+        }
+        if let Some(c) = e.statsd_prefix.chars().find(|c| {
+            matches!(c, ':' | '|' | '@' | '#' | ',') || c.is_whitespace() || c.is_control()
+        }) {
+            return Err(format!(
+                "export.statsd_prefix = {:?}: {c:?} would break the StatsD line format",
+                e.statsd_prefix
+            ));
+        }
+        if !(64..=65_507).contains(&e.statsd_max_datagram) {
+            return Err(format!(
+                "export.statsd_max_datagram = {}: must be between 64 and 65507 bytes",
+                e.statsd_max_datagram
+            ));
+        }
+        match &e.instance {
+            Some(i) if i.trim().is_empty() => Err(format!(
+                "export.instance = {i:?}: must not be empty (leave it out for the host name)"
+            )),
+            Some(_) if !e.host_identity => Err(
+                "export.instance needs export.host_identity = true (false sends no instance)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn validate_limits(&self) -> Result<(), String> {
@@ -525,6 +631,49 @@ mod tests {
         assert!(e.contains("host.naming"), "{e}");
         let c = Config::from_toml("statsd = \"\"\n[export]\nconsole = true\n").unwrap();
         assert!(c.export.console && c.statsd.is_empty());
+    }
+
+    #[test]
+    fn export_statsd_and_identity_keys() {
+        let c = Config::default();
+        assert!(c.export.host_identity && c.export.instance.is_none());
+        assert_eq!(c.export.statsd, None);
+        let c = Config::from_toml(
+            "[export]\nstatsd = \"[::1]:9125\"\nstatsd_prefix = \"app\"\ninstance = \"db-1\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.export.statsd.as_deref(), Some("[::1]:9125"));
+        assert_eq!(c.export.instance.as_deref(), Some("db-1"));
+        for (text, key) in [
+            ("[export]\nstatsd = \"127.0.0.1\"\n", "export.statsd"),
+            ("[export]\nstatsd = \"host:0\"\n", "export.statsd"),
+            ("[export]\nstatsd = \"a b:8125\"\n", "export.statsd"),
+            (
+                "[export]\nstatsd = \"127.0.0.1:8125\"\n",
+                "own StatsD listener",
+            ),
+            (
+                "statsd = \"0.0.0.0:9000\"\n[export]\nstatsd = \"127.0.0.1:9000\"\n",
+                "own StatsD listener",
+            ),
+            (
+                "[export]\nstatsd_prefix = \"a:b\"\n",
+                "export.statsd_prefix",
+            ),
+            (
+                "[export]\nstatsd_max_datagram = 10\n",
+                "export.statsd_max_datagram",
+            ),
+            ("[export]\ninstance = \" \"\n", "export.instance"),
+            (
+                "[export]\nhost_identity = false\ninstance = \"x\"\n",
+                "export.instance needs",
+            ),
+            ("[export]\nstatsd_tags = true\n", "statsd_tags"),
+        ] {
+            let e = Config::from_toml(text).unwrap_err();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod alerting;
 pub mod config;
+pub mod export;
 pub mod history;
 pub mod query;
 pub mod statsd;

@@ -10,10 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tallyho::Registry;
-use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
 
 use tallyho_agent::config::Config;
-use tallyho_agent::{alerting, history, query, statsd};
+use tallyho_agent::{alerting, export, history, query, statsd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -151,7 +150,7 @@ fn preflight(config: &Config, clean: bool) -> Result<(), String> {
     // A bad rule file is a configuration error like any other: exit 2 before binding.
     tallyho_rules::Rules::load(&files).map_err(|e| format!("alerting.rule_files: {e}"))?;
     auth(config).map_err(|e| format!("{e:#}"))?;
-    exporters(config, &Registry::new(), None).map_err(|e| format!("export: {e:#}"))?;
+    export::pipeline(config, &Registry::new(), None).map_err(|e| format!("export: {e:#}"))?;
     for (key, dir) in [
         ("export.json_dir", &config.export.json_dir),
         ("export.csv_dir", &config.export.csv_dir),
@@ -255,7 +254,7 @@ fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
         };
         print!(
             "{}",
-            ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch)
+            tallyho_export::ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch)
         );
         return Ok(());
     }
@@ -306,78 +305,6 @@ fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Each exporter's figures for `/health`.
-fn exporters_health(stats: &[tallyho_export::ExporterStats]) -> serde_json::Value {
-    stats
-        .iter()
-        .map(|s| {
-            let by_reason: serde_json::Map<String, serde_json::Value> = s
-                .failures_by_reason
-                .iter()
-                .map(|(r, n)| (r.to_string(), (*n).into()))
-                .collect();
-            serde_json::json!({
-                "name": s.name,
-                "exports": s.exports,
-                "failures": s.failures,
-                "failures_by_reason": by_reason,
-                "last_error": s.last_error,
-                "last_error_unix_ms": s.last_error_at.and_then(|t| {
-                    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as u64)
-                }),
-            })
-        })
-        .collect()
-}
-
-/// The push pipeline with every configured exporter, the history first.
-fn exporters(
-    config: &Config,
-    registry: &Registry,
-    history: Option<&tallyho_history::History>,
-) -> anyhow::Result<tallyho_export::PipelineBuilder> {
-    let mut pipeline = Pipeline::builder(registry.clone()).interval(config.interval());
-    if let Some(h) = history {
-        pipeline = pipeline.exporter(h.exporter());
-    }
-    let e = &config.export;
-    if e.console {
-        pipeline = pipeline.exporter(ConsoleExporter::stdout());
-    }
-    let keep = if e.keep_files == 0 { 100 } else { e.keep_files };
-    if let Some(dir) = &e.json_dir {
-        pipeline = pipeline.exporter(FileExporter::json(dir, keep));
-    }
-    if let Some(dir) = &e.csv_dir {
-        pipeline = pipeline.exporter(FileExporter::csv(dir, keep));
-    }
-    if let Some(endpoint) = &e.otlp_endpoint {
-        let otlp = tallyho_export::otlp::OtlpExporter::builder()
-            .from_env()
-            .endpoint(endpoint.clone())
-            .service_name(config.service.clone())
-            .build()
-            .map_err(|e| anyhow::anyhow!("otlp: {e}"))?;
-        pipeline = pipeline.exporter(otlp);
-    }
-    if let Some(url) = &e.remote_write_url {
-        let rw = tallyho_export::remote_write::RemoteWriteExporter::builder()
-            .url(url.clone())
-            .build()
-            .map_err(|e| anyhow::anyhow!("remote write: {e}"))?;
-        pipeline = pipeline.exporter(rw);
-    }
-    if let Some(url) = &e.pushgateway_url {
-        let pg = tallyho_export::pushgateway::PushgatewayExporter::builder()
-            .url(url.clone())
-            .job(config.service.clone())
-            .build()
-            .map_err(|e| anyhow::anyhow!("pushgateway: {e}"))?;
-        pipeline = pipeline.exporter(pg);
-    }
-    Ok(pipeline)
-}
-
 fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let registry = registry(config)?;
     let history = history::open(&config.history).map_err(|e| anyhow::anyhow!(e))?;
@@ -426,7 +353,8 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
             max_families: input.max_families,
             max_sets: input.max_sets,
         };
-        let ingest = statsd::Ingest::with_limits(&registry, limits)?;
+        let ingest =
+            statsd::Ingest::with_limits(&registry, limits)?.with_set_window(config.interval());
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()
@@ -438,7 +366,7 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
     };
 
     // Push out (and into the history).
-    let pipeline = exporters(config, &registry, history.as_ref())?.start()?;
+    let pipeline = export::pipeline(config, &registry, history.as_ref())?.start()?;
 
     // Pull: /metrics and /health, until SIGINT or SIGTERM.
     let h = &config.http;
@@ -464,7 +392,7 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
         let mut extra = history_health
             .as_ref()
             .map_or_else(|| serde_json::json!({}), |f| f());
-        extra["exporters"] = exporters_health(&exporter_stats.read());
+        extra["exporters"] = export::exporters_health(&exporter_stats.read());
         extra
     }));
     if let Some(h) = &history {

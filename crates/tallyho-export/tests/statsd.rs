@@ -1,5 +1,5 @@
-//! StatsD lines over real UDP on 127.0.0.1: every line checked, deltas between exports, and
-//! datagrams within the size limit.
+//! StatsD lines over real UDP on 127.0.0.1: every line checked, counter changes between
+//! exports, gauges and histogram totals as values, and datagrams within the size limit.
 
 use std::net::UdpSocket;
 use std::time::{Duration, SystemTime};
@@ -50,14 +50,21 @@ fn every_kind_as_statsd_lines_with_deltas() {
         .iter()
         .flat_map(|d| d.lines().map(str::to_owned).collect::<Vec<_>>())
         .collect();
+    let sum = format!(
+        "app.lat_seconds.sum:{}|g",
+        [0.05, 0.2, 0.2, 0.2, 0.2, 9.0].iter().sum::<f64>()
+    );
     let mut want = vec![
         "app.jobs.outcome.ok:3|c",
         "app.jobs.outcome.failed_hard:1|c",
+        // A negative absolute gauge: set to 0, then adjust (a sign means "adjust").
         "app.depth:0|g",
         "app.depth:-4|g",
-        "app.lat_seconds:100|ms",
-        "app.lat_seconds:250|ms|@0.25",
-        "app.lat_seconds:250|ms",
+        // Histogram totals as gauges: exact in every daemon, whatever the flush timing.
+        "app.lat_seconds.count:6|g",
+        sum.as_str(),
+        "app.lat_seconds.bucket.le_0_1:1|g",
+        "app.lat_seconds.bucket.le_0_25:5|g",
     ];
     let mut got: Vec<&str> = lines
         .iter()
@@ -85,8 +92,9 @@ fn every_kind_as_statsd_lines_with_deltas() {
             .any(|l| l.starts_with("app.jobs.outcome.failed_hard")),
         "{lines:?}"
     );
+    // Totals are values: sent again, unchanged.
     assert!(
-        !lines.iter().any(|l| l.starts_with("app.lat_seconds")),
+        lines.contains(&"app.lat_seconds.count:6|g".to_owned()),
         "{lines:?}"
     );
 }
