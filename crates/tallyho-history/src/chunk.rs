@@ -174,7 +174,13 @@ pub(crate) struct ChunkWriter {
 impl ChunkWriter {
     /// A chunk whose first sample is `(t, v)`.
     pub(crate) fn new(t: i64, v: f64) -> Self {
-        let mut bits = BitWriter::with_capacity(64);
+        Self::with_capacity(t, v, 64)
+    }
+
+    /// As [`new`](Self::new), with room for `bytes` of encoded samples (the size of the
+    /// series' previous chunk is a good guess, and saves growing the buffer as it fills).
+    pub(crate) fn with_capacity(t: i64, v: f64, bytes: usize) -> Self {
+        let mut bits = BitWriter::with_capacity(bytes.clamp(16, 4096));
         bits.write_uvarint(crate::codec::zigzag(t));
         bits.write_bits(v.to_bits(), 64);
         ChunkWriter {

@@ -58,6 +58,25 @@ pub(crate) fn key_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, out: &
     }
 }
 
+/// Whether `key` is the lookup key ([`key_of`]) of `pairs`, without writing it.
+pub(crate) fn key_is<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, key: &[u8]) -> bool {
+    let mut rest = key;
+    for (n, v) in pairs {
+        let (n, v) = (n.as_bytes(), v.as_bytes());
+        let len = n.len() + v.len() + 2;
+        if rest.len() < len
+            || &rest[..n.len()] != n
+            || rest[n.len()] != 0xff
+            || &rest[n.len() + 1..len - 1] != v
+            || rest[len - 1] != 0xfe
+        {
+            return false;
+        }
+        rest = &rest[len..];
+    }
+    rest.is_empty()
+}
+
 /// The label set a lookup key ([`key_of`]) was written from.
 pub(crate) fn labels_of_key(key: &[u8]) -> Labels {
     let pairs = key
@@ -283,9 +302,13 @@ impl Head {
             .open
             .as_ref()
             .is_some_and(|c| c.count() >= SAMPLES_PER_CHUNK || t >= s.open_end);
+        let mut hint = 64;
         if cut {
             if let Some(c) = s.open.take() {
-                s.chunks.push(c.finish());
+                let sealed = c.finish();
+                // Room for a chunk like the last one, and the 8 bytes a full word adds.
+                hint = sealed.data.len() + 8;
+                s.chunks.push(sealed);
             }
         }
         match &mut s.open {
@@ -295,7 +318,7 @@ impl Head {
                 delta += (c.len_bytes() - before) as i64;
             }
             None => {
-                let c = ChunkWriter::new(t, v);
+                let c = ChunkWriter::with_capacity(t, v, hint);
                 delta += c.len_bytes() as i64;
                 s.open = Some(c);
                 s.open_end = t
@@ -473,6 +496,34 @@ impl Head {
                 if v.is_empty() {
                     self.by_name.remove(s.labels.name());
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_agrees_with_key_of() {
+        let sets: [&[(&str, &str)]; 6] = [
+            &[],
+            &[("a", "b")],
+            &[("a", "bc")],
+            &[("ab", "c")],
+            &[("a", "b"), ("c", "")],
+            &[("a", "b"), ("c", "d")],
+        ];
+        let mut key = Vec::new();
+        for x in sets {
+            key_of(x.iter().copied(), &mut key);
+            for y in sets {
+                assert_eq!(
+                    key_is(y.iter().copied(), &key),
+                    x == y,
+                    "{x:?} against {y:?}"
+                );
             }
         }
     }

@@ -157,18 +157,23 @@ impl Store {
     ) where
         I: Iterator<Item = (&'a str, &'a str)>,
     {
-        key_of(pairs(), &mut self.key);
         let cached = match self.tracking {
-            true => self.positions.lookup(&self.key),
+            true => self.positions.lookup(pairs()),
             false => None,
         };
-        let live = cached.and_then(|r| Some((r, self.head.get_mut(r)?)));
+        let gen = self.gen;
+        let live = cached.and_then(|r| {
+            let s = self.head.get_mut(r)?;
+            s.seen_gen = gen;
+            Some(r)
+        });
         let r = match live {
-            Some((r, s)) => {
-                s.seen_gen = self.gen;
+            Some(r) => {
+                self.positions.carry();
                 r
             }
             None => {
+                key_of(pairs(), &mut self.key);
                 let hash = hash_key(&self.key);
                 let r = match self.head.find(hash, &self.key) {
                     Some(r) => r,
@@ -178,14 +183,14 @@ impl Store {
                     }
                 };
                 if let Some(s) = self.head.get_mut(r) {
-                    s.seen_gen = self.gen;
+                    s.seen_gen = gen;
+                }
+                if self.tracking {
+                    self.positions.push(&self.key, r);
                 }
                 r
             }
         };
-        if self.tracking {
-            self.positions.push(&self.key, r);
-        }
         match self.sample(r, t, v) {
             Ok(()) => stats.appended += 1,
             Err(_) => stats.out_of_order += 1,

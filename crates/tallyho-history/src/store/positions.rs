@@ -12,7 +12,7 @@
 //! The references double as the staleness set: series of the previous append that this one
 //! did not carry get a staleness marker.
 
-use crate::head::SeriesRef;
+use crate::head::{key_is, SeriesRef};
 
 /// One append's keys (back to back), where each ends, and the series they found.
 #[derive(Debug, Default)]
@@ -55,16 +55,31 @@ impl Positions {
         self.hits = 0;
     }
 
-    /// The series the previous append had at the current position, if its key is `key`.
-    /// The caller checks the series still exists.
-    pub(crate) fn lookup(&mut self, key: &[u8]) -> Option<SeriesRef> {
+    /// The series the previous append had at the current position, if its labels are
+    /// `pairs` (compared with the key kept, none written). The caller checks the series
+    /// still exists, then calls [`carry`](Self::carry) or [`push`](Self::push).
+    pub(crate) fn lookup<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Option<SeriesRef> {
         let i = self.cur.refs.len();
-        if self.prev.key(i)? != key {
+        if !key_is(pairs, self.prev.key(i)?) {
             return None;
         }
         let r = self.prev.refs.get(i).copied();
         self.hits += usize::from(r.is_some());
         r
+    }
+
+    /// Records that the current position holds what the previous append had there.
+    pub(crate) fn carry(&mut self) {
+        let i = self.cur.refs.len();
+        let (Some(key), Some(&r)) = (self.prev.key(i), self.prev.refs.get(i)) else {
+            return;
+        };
+        self.cur.keys.extend_from_slice(key);
+        self.cur.ends.push(self.cur.keys.len());
+        self.cur.refs.push(r);
     }
 
     /// Whether every position of the previous append was found in this one, so that every
@@ -103,37 +118,54 @@ impl Positions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::head::key_of;
+
+    /// A one-label key and its pair.
+    fn k(v: &'static str) -> (Vec<u8>, [(&'static str, &'static str); 1]) {
+        let pairs = [("l", v)];
+        let mut key = Vec::new();
+        key_of(pairs.iter().copied(), &mut key);
+        (key, pairs)
+    }
+
+    fn look(p: &mut Positions, v: &'static str) -> Option<SeriesRef> {
+        p.lookup(k(v).1.iter().copied())
+    }
+
+    fn put(p: &mut Positions, v: &'static str, r: SeriesRef) {
+        p.push(&k(v).0, r);
+    }
 
     #[test]
     fn finds_the_same_key_at_the_same_position_only() {
         let mut p = Positions::default();
         p.begin();
-        assert_eq!(p.lookup(b"a"), None);
-        p.push(b"a", 7);
-        p.push(b"bc", 9);
+        assert_eq!(look(&mut p, "a"), None);
+        put(&mut p, "a", 7);
+        put(&mut p, "bc", 9);
         p.finish();
         assert_eq!(p.prev_refs(), &[7, 9]);
         assert!(!p.all_carried(), "nothing was looked up yet");
 
         p.begin();
-        assert_eq!(p.lookup(b"a"), Some(7));
-        p.push(b"a", 7);
+        assert_eq!(look(&mut p, "a"), Some(7));
+        put(&mut p, "a", 7);
         // A different key at position 1, and the key of position 1 at position 2.
-        assert_eq!(p.lookup(b"b"), None);
-        p.push(b"b", 3);
-        assert_eq!(p.lookup(b"bc"), None);
-        p.push(b"bc", 9);
+        assert_eq!(look(&mut p, "b"), None);
+        put(&mut p, "b", 3);
+        assert_eq!(look(&mut p, "bc"), None);
+        put(&mut p, "bc", 9);
         assert!(!p.all_carried());
         p.finish();
         assert_eq!(p.prev_refs(), &[7, 3, 9]);
 
         p.begin();
-        for (k, r) in [(&b"a"[..], 7), (b"b", 3), (b"bc", 9)] {
-            assert_eq!(p.lookup(k), Some(r));
-            p.push(k, r);
+        for (v, r) in [("a", 7), ("b", 3), ("bc", 9)] {
+            assert_eq!(look(&mut p, v), Some(r));
+            p.carry();
         }
         assert!(p.all_carried());
-        p.push(b"new", 11);
+        put(&mut p, "new", 11);
         assert!(
             p.all_carried(),
             "a series added at the end leaves none stale"
