@@ -73,6 +73,7 @@ async function overview(page) {
     callouts: window.__tallyho.callouts,
     alerts: window.__tallyho.alerts,
     loadedMs: window.__tallyho.loadedMs,
+    drawnMs: window.__tallyho.drawnMs,
     chartIds: [...document.querySelectorAll("#overview-charts [data-chart]")].map((e) => e.dataset.chart),
     calloutTexts: [...document.querySelectorAll("#callouts li")].map((e) => e.textContent),
     alertsHidden: document.querySelector("#alerts").hidden,
@@ -87,6 +88,7 @@ async function overview(page) {
         responseEnd: n && round(n.responseEnd),
         domContentLoaded: n && round(n.domContentLoadedEventEnd),
         scriptStarted: round(window.__tallyho.started),
+        lastResponse: round(Math.max(0, ...performance.getEntriesByType("resource").map((r) => r.responseEnd))),
         resources: performance.getEntriesByType("resource").map((r) => ({
           name: r.name.replace(location.origin, "").slice(0, 80),
           start: round(r.startTime),
