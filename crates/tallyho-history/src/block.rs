@@ -2,9 +2,10 @@
 //!
 //! # Format (`blocks/<seq>.block`, integers little-endian, varints LEB128)
 //! ```text
-//! "TLYBLK02"                                  8 bytes
-//! chunk data                                   every chunk's bits, series by series, in
-//!                                                index order, back to back
+//! "TLYBLK03"                                  8 bytes
+//! chunk data                                   every chunk (block_chunk.rs: a tag byte, then
+//!                                                Gorilla bits or pco columns), series by
+//!                                                series, in index order, back to back
 //! index                                        symbols: varint count, then the distinct
 //!                                                label names and values (length-prefixed,
 //!                                                the most used first),
@@ -24,7 +25,8 @@
 //! [`BLOCK_CHUNK_SAMPLES`]: one chunk header, one index entry and one CRC per series
 //! rather than four for a 2 h block at 15 s. A chunk's timestamps are relative to its
 //! `min_t` (so its first is 0, one byte), and offsets are implied by the lengths.
-//! Version 1 files (`TLYBLK01`: labels as strings, explicit offsets) are still read.
+//! Version 2 files (`TLYBLK02`: untagged Gorilla chunks) and version 1 files (`TLYBLK01`:
+//! labels as strings, explicit offsets) are still read.
 //!
 //! A block is written to `.<seq>.block.tmp`, synced, renamed, and the directory synced, so a
 //! crash leaves either no block or a whole one. Opening checks the footer, the index and
@@ -41,7 +43,8 @@ use tallyho_query::{Labels, Matcher, Sample};
 use crate::chunk::{Chunk, ChunkIter, ChunkWriter};
 use crate::codec::{put_str, put_uvarint, put_varint, Reader};
 
-const MAGIC: &[u8; 8] = b"TLYBLK02";
+const MAGIC: &[u8; 8] = b"TLYBLK03";
+const MAGIC_V2: &[u8; 8] = b"TLYBLK02";
 const MAGIC_V1: &[u8; 8] = b"TLYBLK01";
 /// Most samples in one chunk of a block.
 pub(crate) const BLOCK_CHUNK_SAMPLES: u16 = 4096;
@@ -76,8 +79,10 @@ pub(crate) struct Block {
     pub(crate) samples: u64,
     series: Vec<BlockSeries>,
     by_name: HashMap<String, Vec<usize>>,
-    /// Chunk timestamps are relative to the chunk's `min_t` (version 2).
+    /// Chunk timestamps are relative to the chunk's `min_t` (versions 2 and 3).
     relative: bool,
+    /// Chunks carry an encoding tag (version 3, [`block_chunk`](crate::block_chunk)).
+    tagged: bool,
 }
 
 /// Why a block file was skipped or partly skipped.
@@ -136,10 +141,23 @@ pub(crate) fn write(
     max_t: i64,
     series: &[(Labels, Vec<Chunk>)],
 ) -> io::Result<PathBuf> {
+    write_version(dir, seq, min_t, max_t, series, true)
+}
+
+/// As [`write`]; `tagged: false` writes version 2 (what earlier releases wrote, so that a
+/// test can check they are still read).
+fn write_version(
+    dir: &Path,
+    seq: u64,
+    min_t: i64,
+    max_t: i64,
+    series: &[(Labels, Vec<Chunk>)],
+    tagged: bool,
+) -> io::Result<PathBuf> {
     let path = dir.join(format!("{seq:08}.block"));
     let tmp = dir.join(format!(".{seq:08}.block.tmp"));
     let mut data = Vec::with_capacity(1 << 16);
-    data.extend_from_slice(MAGIC);
+    data.extend_from_slice(if tagged { MAGIC } else { MAGIC_V2 });
     let mut index = Vec::new();
     let syms = symbols(series);
     put_uvarint(&mut index, syms.len() as u64);
@@ -166,9 +184,13 @@ pub(crate) fn write(
             put_varint(&mut index, c.min_t.wrapping_sub(prev));
             put_uvarint(&mut index, c.max_t.wrapping_sub(c.min_t) as u64);
             put_uvarint(&mut index, u64::from(c.count));
-            put_uvarint(&mut index, c.data.len() as u64);
-            index.extend_from_slice(&crc32fast::hash(&c.data).to_le_bytes());
-            data.extend_from_slice(&c.data);
+            let bytes = match tagged {
+                true => crate::block_chunk::encode(c),
+                false => c.data.to_vec(),
+            };
+            put_uvarint(&mut index, bytes.len() as u64);
+            index.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+            data.extend_from_slice(&bytes);
             prev = c.max_t;
         }
     }
@@ -216,7 +238,9 @@ impl Block {
         file.read_to_end(&mut data)
             .map_err(|e| bad(&format!("cannot read: {e}")))?;
         let v1 = data.get(..8) == Some(MAGIC_V1.as_slice());
-        if data.len() < MAGIC.len() + FOOTER_LEN || !(v1 || &data[..8] == MAGIC) {
+        let v2 = data.get(..8) == Some(MAGIC_V2.as_slice());
+        let v3 = data.get(..8) == Some(MAGIC.as_slice());
+        if data.len() < MAGIC.len() + FOOTER_LEN || !(v1 || v2 || v3) {
             return Err(bad("not a block file (bad magic or too short)"));
         }
         let footer = &data[data.len() - FOOTER_LEN..];
@@ -282,6 +306,7 @@ impl Block {
             series,
             by_name,
             relative: !v1,
+            tagged: v3,
         };
         Ok((block, damage))
     }
@@ -349,12 +374,18 @@ impl Block {
                     continue;
                 };
                 let base = if self.relative { c.min_t } else { 0 };
-                samples.extend(
-                    ChunkIter::new(bytes, c.count)
-                        .map(|(t, v)| (t.wrapping_add(base), v))
-                        .filter(|&(t, _)| t >= start && t <= end)
-                        .map(|(t, v)| Sample { t, v }),
-                );
+                let keep = |(t, v): (i64, f64)| {
+                    let t = t.wrapping_add(base);
+                    (t >= start && t <= end).then_some(Sample { t, v })
+                };
+                if self.tagged {
+                    // The CRC matched, so a chunk that does not decode is a format this
+                    // build does not know: skipped, as a damaged chunk is.
+                    let decoded = crate::block_chunk::decode(bytes, usize::from(c.count));
+                    samples.extend(decoded.unwrap_or_default().into_iter().filter_map(keep));
+                } else {
+                    samples.extend(ChunkIter::new(bytes, c.count).filter_map(keep));
+                }
             }
         }
         Ok(())
@@ -451,4 +482,51 @@ fn parse_index_v1(index: &[u8]) -> Option<Vec<BlockSeries>> {
         });
     }
     r.is_empty().then_some(series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_2_and_version_3_blocks_read_the_same_samples() {
+        let dir = std::env::temp_dir().join(format!("tallyho-block-v2-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let labels = Labels::new([("__name__".to_string(), "cpu_seconds_total".to_string())]);
+        let mut v = 100.0;
+        let samples: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                v += f64::from(i % 17) * 0.01;
+                (
+                    1_000_000 + i64::from(i) * 15_000,
+                    (v * 100.0f64).round() / 100.0,
+                )
+            })
+            .collect();
+        let chunks: Vec<Chunk> = samples
+            .chunks(120)
+            .map(|c| Chunk::encode(c).unwrap())
+            .collect();
+        let series = [(labels.clone(), chunks)];
+        let (lo, hi) = (samples[0].0, samples[479].0);
+        let mut got = Vec::new();
+        for (seq, tagged) in [(1, false), (2, true)] {
+            let path = write_version(&dir, seq, lo, hi, &series, tagged).unwrap();
+            let (block, damage) = Block::open(&path).unwrap();
+            assert!(damage.is_none());
+            let mut out = BTreeMap::new();
+            block.select(&[], lo, hi, &mut out).unwrap();
+            got.push((fs::metadata(&path).unwrap().len(), out));
+        }
+        let _ = fs::remove_dir_all(&dir);
+        let want: Vec<Sample> = samples.iter().map(|&(t, v)| Sample { t, v }).collect();
+        assert_eq!(got[0].1.get(&labels), Some(&want), "version 2");
+        assert_eq!(got[1].1.get(&labels), Some(&want), "version 3");
+        assert!(
+            got[1].0 < got[0].0,
+            "pco columns are smaller here: {} vs {}",
+            got[1].0,
+            got[0].0
+        );
+    }
 }

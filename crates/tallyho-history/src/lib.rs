@@ -49,6 +49,7 @@
 #![deny(missing_docs)]
 
 mod block;
+mod block_chunk;
 mod chunk;
 mod codec;
 mod head;
