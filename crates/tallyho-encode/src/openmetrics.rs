@@ -144,12 +144,17 @@ impl Visitor for Encoder<'_> {
             }
             PointValue::Histogram(h) => {
                 write_buckets(buf, name, labels, &h, &mut self.le)?;
-                sample(buf, name, b"_count", labels);
-                write_u64(buf, h.count)?;
-                buf.push(b'\n');
-                sample(buf, name, b"_sum", labels);
-                write_f64(buf, h.sum)?;
-                buf.push(b'\n');
+                // With a negative bucket bound the sum is not a counter, and OpenMetrics
+                // says the point then has no sum (its parsers want no `_count` without it);
+                // the `+Inf` bucket still carries the count.
+                if h.sum_is_counter() {
+                    sample(buf, name, b"_count", labels);
+                    write_u64(buf, h.count)?;
+                    buf.push(b'\n');
+                    sample(buf, name, b"_sum", labels);
+                    write_f64(buf, h.sum)?;
+                    buf.push(b'\n');
+                }
             }
         }
         if self.created_at != Some(point.start) {

@@ -82,8 +82,20 @@ fn registry() -> Registry {
         .buckets(Buckets::new([0.005, 0.1, 1.0, 2.5, 100.0]).unwrap())
         .histogram()
         .unwrap();
-    for v in [0.001, 0.05, 0.5, 0.5, 3.0, 1000.0] {
+    // NaN and a negative value are refused by a histogram without negative bounds (they
+    // would make its `_sum` NaN or negative) and counted in `tallyho_refused_values`.
+    for v in [0.001, 0.05, 0.5, 0.5, 3.0, 1000.0, f64::NAN, -2.0] {
         h.observe(v);
+    }
+    // With a negative bound, negative values count, and OpenMetrics then has no `_sum`.
+    let offsets = r
+        .metric("offset", "Clock offset.")
+        .unit("seconds")
+        .buckets(Buckets::new([-0.1, 0.0, 0.1]).unwrap())
+        .histogram()
+        .unwrap();
+    for v in [-0.5, -0.05, 0.02, 0.3] {
+        offsets.observe(v);
     }
     let f = r
         .metric("requests", "Requests by label.")
@@ -227,11 +239,13 @@ fn expected(s: &Snapshot, openmetrics: bool) -> BTreeMap<Key, Value> {
                         let with_le = labels().chain([("le".to_owned(), format!("{le}"))]);
                         want.insert(key(&format!("{}_bucket", f.name), with_le), num(cum as f64));
                     }
-                    want.insert(
-                        key(&format!("{}_count", f.name), labels()),
-                        num(h.count as f64),
-                    );
-                    want.insert(key(&format!("{}_sum", f.name), labels()), num(h.sum));
+                    if !openmetrics || h.sum_is_counter() {
+                        want.insert(
+                            key(&format!("{}_count", f.name), labels()),
+                            num(h.count as f64),
+                        );
+                        want.insert(key(&format!("{}_sum", f.name), labels()), num(h.sum));
+                    }
                 }
             }
             if openmetrics && !matches!(series.value, SeriesValue::Gauge(_)) {

@@ -555,7 +555,9 @@ mod properties {
                     match &s.value {
                         SeriesValue::Histogram(h) => {
                             prom_lines += h.bounds.len() + 3;
-                            om_lines += h.bounds.len() + 4;
+                            // Buckets, `+Inf` and `_created`; `_count` and `_sum` only
+                            // when no bound is negative (OpenMetrics has no sum then).
+                            om_lines += h.bounds.len() + 2 + 2 * usize::from(h.sum_is_counter());
                         }
                         _ => {
                             prom_lines += 1;

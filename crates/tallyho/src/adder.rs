@@ -18,8 +18,9 @@
 //! next holder of a slot sees everything the previous one stored.
 //!
 //! Readers sum every cell; that happens at collection time, off the hot path. The cells
-//! hold raw `u64` bits and an [`Op`] says how to add: wrapping integer addition (u64
-//! counters, i64 up-down counters) or `f64` addition.
+//! hold raw `u64` bits and an [`Op`] says how to add: saturating addition (u64 counters,
+//! which must never wrap back to a small total), wrapping integer addition (i64 up-down
+//! counters, two's complement) or `f64` addition.
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -41,7 +42,7 @@ pub(crate) trait Op: Send + Sync + 'static {
     }
 }
 
-/// Wrapping integer addition: u64 totals, and i64 totals stored as two's complement.
+/// Wrapping integer addition: i64 totals stored as two's complement.
 pub(crate) struct IntOp;
 
 impl Op for IntOp {
@@ -53,6 +54,31 @@ impl Op for IntOp {
     #[inline]
     fn add_shared(cell: &AtomicU64, v: u64) {
         cell.fetch_add(v, Relaxed);
+    }
+}
+
+/// Saturating `u64` addition: a monotonic total stops at `u64::MAX` instead of wrapping.
+///
+/// The owner's path stays a plain load and store (`saturating_add` is branch-free); the
+/// shared path stays one `fetch_add`, and only when its result wrapped (a total past
+/// 2^64, which no real counter reaches except by a bogus `add`) does it store `u64::MAX`
+/// over whatever the wrapped word holds. Every later `fetch_add` on `u64::MAX` wraps too
+/// and stores `u64::MAX` again, so the word ends at `u64::MAX` whatever the interleaving;
+/// a reader racing the clamp may see the wrapped value once.
+pub(crate) struct SatOp;
+
+impl Op for SatOp {
+    #[inline(always)]
+    fn add(a: u64, b: u64) -> u64 {
+        a.saturating_add(b)
+    }
+
+    #[inline]
+    fn add_shared(cell: &AtomicU64, v: u64) {
+        let old = cell.fetch_add(v, Relaxed);
+        if old.checked_add(v).is_none() {
+            cell.store(u64::MAX, Relaxed);
+        }
     }
 }
 
@@ -313,6 +339,35 @@ mod tests {
         a.add(5);
         a.add((-7i64) as u64);
         assert_eq!(a.sum() as i64, -2);
+    }
+
+    #[test]
+    fn saturating_sum_stops_at_max_owned_and_shared() {
+        let a = Arc::new(Adder::<SatOp>::new());
+        a.add(u64::MAX);
+        a.add(2);
+        assert_eq!(a.sum(), u64::MAX, "the owner's cell saturates");
+        // A second writer stripes the adder; its cell and the total saturate too.
+        let b = a.clone();
+        std::thread::spawn(move || {
+            b.add(u64::MAX - 1);
+            b.add(5);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(a.sum(), u64::MAX);
+    }
+
+    #[test]
+    fn saturating_shared_word_clamps_after_a_wrap() {
+        let cell = AtomicU64::new(u64::MAX - 1);
+        SatOp::add_shared(&cell, 3);
+        assert_eq!(cell.load(Relaxed), u64::MAX);
+        SatOp::add_shared(&cell, 1);
+        assert_eq!(cell.load(Relaxed), u64::MAX);
+        let fine = AtomicU64::new(40);
+        SatOp::add_shared(&fine, 2);
+        assert_eq!(fine.load(Relaxed), 42);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Monotonic counters: `u64` ([`Counter`]) and `f64` ([`CounterF64`]).
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use crate::adder::{Adder, FloatOp, IntOp};
+use crate::adder::{Adder, FloatOp, SatOp};
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
 use crate::{Buckets, Error};
@@ -12,9 +13,11 @@ use crate::{Buckets, Error};
 ///
 /// Cloning is cheap and every clone records into the same total. Increments never lock,
 /// allocate or block (a thread's first increment of a contended counter may allocate its
-/// cell); under contention the total stripes itself across cache lines.
+/// cell); under contention the total stripes itself across cache lines. The total
+/// saturates at `u64::MAX` rather than wrapping to a small number (which every reader
+/// would take for a counter reset).
 #[derive(Clone, Default)]
-pub struct Counter(Option<Arc<Adder<IntOp>>>);
+pub struct Counter(Option<Arc<Adder<SatOp>>>);
 
 static COUNTER_NOOP: Counter = Counter(None);
 
@@ -35,7 +38,7 @@ impl Counter {
         self.add(1);
     }
 
-    /// Adds `n`.
+    /// Adds `n`; a total that would pass `u64::MAX` stays at `u64::MAX`.
     #[inline]
     pub fn add(&self, n: u64) {
         if let Some(a) = &self.0 {
@@ -77,20 +80,39 @@ impl Instrument for Counter {
 
 /// A floating-point total that only goes up, such as seconds of CPU used.
 ///
-/// A negative or NaN increment is refused (and not applied): [`add`](Self::add) ignores it,
-/// [`try_add`](Self::try_add) says why.
+/// An increment that is negative, NaN or infinite is refused (not applied) and counted:
+/// [`add`](Self::add) ignores it, [`try_add`](Self::try_add) says why, and
+/// [`refused`](Self::refused) (and the registry's `tallyho_refused_values` self-metric)
+/// says how many there were. A NaN or infinite total would stay so for ever, and a
+/// negative step reads as a counter reset.
 #[derive(Clone, Default)]
 pub struct CounterF64 {
-    inner: Option<Arc<Adder<FloatOp>>>,
+    inner: Option<Arc<FloatTotal>>,
+}
+
+/// The total and the count of refused increments.
+struct FloatTotal {
+    sum: Adder<FloatOp>,
+    refused: AtomicU64,
 }
 
 static COUNTER_F64_NOOP: CounterF64 = CounterF64 { inner: None };
+
+/// Whether `v` may be added to a monotonic float total: finite and `>= 0`
+/// (`-0.0` included, NaN excluded). One comparison on the bits' float value.
+#[inline(always)]
+fn valid_increment(v: f64) -> bool {
+    (0.0..=f64::MAX).contains(&v)
+}
 
 impl CounterF64 {
     /// A live counter that belongs to no registry.
     pub fn new() -> Self {
         CounterF64 {
-            inner: Some(Arc::new(Adder::new())),
+            inner: Some(Arc::new(FloatTotal {
+                sum: Adder::new(),
+                refused: AtomicU64::new(0),
+            })),
         }
     }
 
@@ -99,24 +121,26 @@ impl CounterF64 {
         CounterF64 { inner: None }
     }
 
-    /// Adds `v` when it is `>= 0` (an infinite total is allowed); ignores negative and NaN values.
+    /// Adds `v` when it is finite and `>= 0`; refuses (and counts) anything else.
     #[inline]
     pub fn add(&self, v: f64) {
-        if let Some(a) = &self.inner {
-            // `!(v >= 0.0)` is also true for NaN.
-            if v >= 0.0 {
-                a.add(v.to_bits());
+        if let Some(t) = &self.inner {
+            if valid_increment(v) {
+                t.sum.add(v.to_bits());
+            } else {
+                t.refused.fetch_add(1, Relaxed);
             }
         }
     }
 
-    /// Adds `v`, or says why it was refused.
+    /// Adds `v`, or says why it was refused (the refusal is counted as by [`add`](Self::add)).
     ///
     /// # Errors
-    /// [`Error::NegativeIncrement`] for a negative or NaN `v`; the total is unchanged.
+    /// [`Error::NegativeIncrement`] for a negative, NaN or infinite `v`; the total is
+    /// unchanged.
     pub fn try_add(&self, v: f64) -> Result<(), Error> {
-        if v >= 0.0 {
-            self.add(v);
+        self.add(v);
+        if valid_increment(v) {
             Ok(())
         } else {
             Err(Error::NegativeIncrement {
@@ -128,7 +152,14 @@ impl CounterF64 {
 
     /// The current total.
     pub fn get(&self) -> f64 {
-        self.inner.as_ref().map_or(0.0, |a| f64::from_bits(a.sum()))
+        self.inner
+            .as_ref()
+            .map_or(0.0, |t| f64::from_bits(t.sum.sum()))
+    }
+
+    /// How many increments were refused (negative, NaN or infinite) so far.
+    pub fn refused(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |t| t.refused.load(Relaxed))
     }
 }
 
@@ -141,6 +172,7 @@ impl std::fmt::Debug for CounterF64 {
 impl Sealed for CounterF64 {}
 impl Instrument for CounterF64 {
     const KIND: MetricKind = MetricKind::Counter;
+    const REFUSES: bool = true;
     fn noop_ref() -> &'static Self {
         &COUNTER_F64_NOOP
     }
@@ -148,9 +180,10 @@ impl Instrument for CounterF64 {
         self.inner.is_none()
     }
     fn create(_: &Buckets) -> Self {
-        CounterF64 {
-            inner: Some(Arc::new(Adder::new())),
-        }
+        CounterF64::new()
+    }
+    fn refused(&self) -> u64 {
+        CounterF64::refused(self)
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
         (!self.is_noop()).then(|| PointValue::Counter(Number::F64(self.get())))
@@ -182,12 +215,37 @@ mod tests {
     }
 
     #[test]
-    fn f64_refuses_negative_and_nan() {
+    fn saturates_instead_of_wrapping() {
+        let c = Counter::new();
+        c.add(u64::MAX);
+        c.add(2);
+        assert_eq!(c.get(), u64::MAX);
+        c.inc();
+        assert_eq!(c.get(), u64::MAX);
+        let d = Counter::new();
+        d.add(u64::MAX - 3);
+        d.add(3);
+        assert_eq!(
+            d.get(),
+            u64::MAX,
+            "reaching exactly u64::MAX is no overflow"
+        );
+    }
+
+    #[test]
+    fn f64_refuses_negative_nan_and_infinite_and_counts_them() {
         let c = CounterF64::new();
         c.add(1.5);
         c.add(-1.0);
         c.add(f64::NAN);
+        c.add(f64::INFINITY);
+        c.add(f64::NEG_INFINITY);
+        c.add(-0.0);
         assert_eq!(c.get(), 1.5);
+        assert_eq!(c.refused(), 4);
+        assert!(c.try_add(f64::INFINITY).is_err());
+        assert_eq!(c.refused(), 5);
+        assert_eq!(CounterF64::noop().refused(), 0);
         let err = c.try_add(-2.0).unwrap_err();
         assert!(err.to_string().contains("-2"), "{err}");
         assert!(c.try_add(f64::NAN).is_err());

@@ -8,7 +8,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// A metric name broke the Prometheus naming rule.
-    #[error("invalid metric name {name:?}: {reason} (allowed: [a-zA-Z_:][a-zA-Z0-9_:]*, '.' is mapped to '_')")]
+    #[error("invalid metric name {name:?}: {reason} (allowed: [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with \"__\", '.' is mapped to '_')")]
     InvalidMetricName {
         /// The name as given.
         name: String,
@@ -49,6 +49,22 @@ pub enum Error {
         /// What was asked for.
         requested: String,
     },
+    /// Two families would write the same sample name (a counter `x` writes `x_total` and
+    /// `x_created`, a histogram `x` writes `x_bucket`, `x_count`, `x_sum`, `x_created`):
+    /// parsers reject the whole exposition, so the second family is refused.
+    #[error("metric {name:?} ({kind}) would write the sample name {sample:?}, which metric {other:?} ({other_kind}) already writes; choose another name")]
+    NameCollision {
+        /// The metric being registered.
+        name: String,
+        /// Its type.
+        kind: &'static str,
+        /// The sample name both would write.
+        sample: String,
+        /// The family registered first.
+        other: String,
+        /// Its type.
+        other_kind: &'static str,
+    },
     /// A unit that is not a valid name fragment.
     #[error("invalid unit {unit:?}: a unit is made of [a-zA-Z0-9_] and must not be empty")]
     InvalidUnit {
@@ -73,7 +89,7 @@ pub enum Error {
         /// What is wrong with them.
         reason: String,
     },
-    /// A negative, NaN or infinite increment of a monotonic counter.
+    /// A negative, NaN or infinite increment of a monotonic counter (refused and counted).
     #[error(
         "counter {metric:?} only goes up: increment {value} refused (it must be finite and >= 0)"
     )]

@@ -20,6 +20,16 @@
 //!
 //! Every observation lands in exactly one place and each place is read whole, so sum, count
 //! and buckets always describe the same observations.
+//!
+//! Before any of that, one comparison refuses what would corrupt the sum for ever or make
+//! it something OpenMetrics forbids: NaN always, and below zero unless a bucket bound is
+//! negative. OpenMetrics: "Semantically, Sum, and buckets values are counters so MUST NOT
+//! be NaN or negative. Negative threshold buckets MAY be used, but then the Histogram
+//! MetricPoint MUST NOT contain a sum value". So a histogram whose buckets start at or
+//! above zero records non-negative values only (as OpenTelemetry's histogram instrument),
+//! and one with a negative bound takes any finite value (and `+Inf`) but not `-Inf`, which
+//! with a `+Inf` would make the sum NaN; its encoders must leave the sum out
+//! ([`HistogramValue::sum_is_counter`]). Refused observations are counted.
 
 use std::io;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
@@ -30,7 +40,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::adder::{RETIRED, UNOWNED};
 use crate::instrument::{sealed::Sealed, Instrument};
-use crate::visit::{HistogramValue, MetricKind, PointValue};
+use crate::visit::{sum_is_counter, HistogramValue, MetricKind, PointValue};
 use crate::{slot, Buckets};
 
 const HOT_BIT: u64 = 1 << 63;
@@ -186,6 +196,11 @@ struct Stripes {
 
 pub(crate) struct Core {
     bounds: Arc<[f64]>,
+    /// The lowest value recorded: `0.0` without a negative bound, else `f64::MIN`
+    /// (NaN compares false with it as with everything).
+    lowest: f64,
+    /// Observations refused by the `lowest` check.
+    refused: AtomicU64,
     /// The owner's shard; `own.owner` is the slot that may write it, or [`UNOWNED`].
     own: Local,
     stripes: OnceLock<Box<Stripes>>,
@@ -203,7 +218,14 @@ pub(crate) struct Reading {
 impl Core {
     fn new(bounds: Arc<[f64]>) -> Self {
         let n = bounds.len() + 1;
+        let lowest = if sum_is_counter(&bounds) {
+            0.0
+        } else {
+            f64::MIN
+        };
         Core {
+            lowest,
+            refused: AtomicU64::new(0),
             bounds,
             own: Local::new(UNOWNED, n, 0),
             stripes: OnceLock::new(),
@@ -212,15 +234,12 @@ impl Core {
         }
     }
 
-    /// The bucket of `v`: the number of bounds below it (buckets are `le`, inclusive), and
-    /// the `+Inf` bucket for NaN, as in Prometheus' clients. Counting without branches
-    /// beats a search on the short bound lists histograms have.
+    /// The bucket of `v` (never NaN: refused before): the number of bounds below it
+    /// (buckets are `le`, inclusive). Counting without branches beats a search on the
+    /// short bound lists histograms have.
     #[inline]
     fn bucket_index(&self, v: f64) -> usize {
         let b = &*self.bounds;
-        if v.is_nan() {
-            return b.len();
-        }
         if b.len() <= 32 {
             b.iter().map(|&u| usize::from(u < v)).sum()
         } else {
@@ -230,13 +249,24 @@ impl Core {
 
     #[inline]
     fn observe(&self, v: f64) {
-        let idx = self.bucket_index(v);
-        let me = slot::current();
-        if self.own.owner.load(Ordering::Relaxed) == me as u32 {
-            self.own.observe(idx, v);
+        // NaN compares false with `lowest` too: one comparison, one branch.
+        if v >= self.lowest {
+            let idx = self.bucket_index(v);
+            let me = slot::current();
+            if self.own.owner.load(Ordering::Relaxed) == me as u32 {
+                self.own.observe(idx, v);
+            } else {
+                self.observe_other(me, idx, v);
+            }
         } else {
-            self.observe_other(me, idx, v);
+            self.refuse();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -351,7 +381,8 @@ impl Histogram {
         Histogram(None)
     }
 
-    /// Records one observation.
+    /// Records one observation; refuses (and counts, see [`refused`](Self::refused)) NaN,
+    /// a value below zero when no bucket bound is negative, and `-Inf`.
     #[inline]
     pub fn observe(&self, v: f64) {
         if let Some(c) = &self.0 {
@@ -420,6 +451,14 @@ impl Histogram {
         })
     }
 
+    /// How many observations were refused so far: NaN, below zero in a histogram
+    /// without a negative bucket bound, or `-Inf`.
+    pub fn refused(&self) -> u64 {
+        self.0
+            .as_ref()
+            .map_or(0, |c| c.refused.load(Ordering::Relaxed))
+    }
+
     #[cfg(test)]
     pub(crate) fn reading(&self) -> Option<Reading> {
         self.0.as_ref().map(|c| c.read())
@@ -439,6 +478,10 @@ impl std::fmt::Debug for Histogram {
 impl Sealed for Histogram {}
 impl Instrument for Histogram {
     const KIND: MetricKind = MetricKind::Histogram;
+    const REFUSES: bool = true;
+    fn refused(&self) -> u64 {
+        Histogram::refused(self)
+    }
     fn noop_ref() -> &'static Self {
         &HISTOGRAM_NOOP
     }
@@ -510,13 +553,55 @@ mod tests {
     #[test]
     fn buckets_are_le_inclusive() {
         let hist = h(&[1.0, 2.0]);
-        for v in [0.5, 1.0, 1.5, 2.0, 3.0, f64::NAN] {
+        for v in [0.5, 1.0, 1.5, 2.0, 3.0, 4.0] {
             hist.observe(v);
         }
         let r = hist.reading().unwrap();
         assert_eq!(r.counts, vec![2, 2, 2]);
         assert_eq!(r.count, 6);
-        assert!(r.sum.is_nan());
+        assert_eq!(r.sum, 12.0);
+    }
+
+    #[test]
+    fn nan_and_negatives_are_refused_and_counted_without_negative_bounds() {
+        let hist = h(&[0.0, 1.0]);
+        for v in [f64::NAN, -1.0, f64::NEG_INFINITY, -f64::MIN_POSITIVE] {
+            hist.observe(v);
+        }
+        hist.observe(-0.0);
+        hist.observe(0.5);
+        hist.observe(f64::INFINITY);
+        let r = hist.reading().unwrap();
+        assert_eq!(hist.refused(), 4);
+        assert_eq!(r.count, 3);
+        assert_eq!(r.counts, vec![1, 1, 1]);
+        assert_eq!(r.sum, f64::INFINITY);
+        assert!(!r.sum.is_sign_negative());
+        // Only +Inf bucket: no negative bound either.
+        let only_inf = h(&[]);
+        only_inf.observe(-3.0);
+        only_inf.observe(f64::NAN);
+        assert_eq!((only_inf.refused(), only_inf.count_and_sum().0), (2, 0));
+    }
+
+    #[test]
+    fn negative_bounds_take_negative_values_but_never_nan() {
+        let hist = h(&[-1.0, 1.0]);
+        for v in [-5.0, -0.5, 2.0, f64::MIN] {
+            hist.observe(v);
+        }
+        hist.observe(f64::NAN);
+        hist.observe(f64::NEG_INFINITY);
+        hist.observe(f64::INFINITY);
+        let r = hist.reading().unwrap();
+        assert_eq!(hist.refused(), 2);
+        assert_eq!(r.counts, vec![2, 1, 2]);
+        assert_eq!(
+            r.sum,
+            f64::INFINITY,
+            "+Inf with finite values is +Inf, not NaN"
+        );
+        assert_eq!(Histogram::noop().refused(), 0);
     }
 
     #[test]

@@ -27,6 +27,16 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     fn scalar(&self) -> Option<PointValue<'static>> {
         None
     }
+    /// How many recordings this instrument refused (NaN or out-of-range values); only
+    /// float counters and histograms refuse anything.
+    #[doc(hidden)]
+    fn refused(&self) -> u64 {
+        0
+    }
+    /// Whether [`refused`](Self::refused) can ever be non-zero (collection skips the
+    /// walk over a family's children otherwise).
+    #[doc(hidden)]
+    const REFUSES: bool = false;
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;

@@ -50,7 +50,8 @@ pub use global::{global, set_global};
 pub use histogram::{Histogram, Timer};
 pub use instrument::Instrument;
 pub use registry::{
-    Collector, MetricBuilder, Registry, RegistryBuilder, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_METRIC,
+    Collector, MetricBuilder, Registry, RegistryBuilder, DEFAULT_CARDINALITY_LIMIT,
+    OVERFLOW_METRIC, REFUSED_METRIC,
 };
 pub use snapshot::{FamilySnapshot, HistogramData, Series, SeriesValue, Snapshot};
 pub use typed::{LabelSet, TypedFamily};

@@ -3,6 +3,7 @@
 use crate::Error;
 
 /// Checks a metric name and returns it in its Prometheus form (`.` mapped to `_`).
+/// Names starting with `__` (after the mapping) are reserved for Prometheus' own use.
 ///
 /// # Errors
 /// [`Error::InvalidMetricName`] naming the value and the rule it broke.
@@ -21,7 +22,13 @@ pub fn metric_name(name: &str) -> Result<String, Error> {
     if chars.any(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.')) {
         return Err(bad("it contains a character outside [a-zA-Z0-9_:.]"));
     }
-    Ok(name.replace('.', "_"))
+    let mapped = name.replace('.', "_");
+    if mapped.starts_with("__") {
+        return Err(bad(
+            "names starting with \"__\" are reserved for Prometheus' internal use",
+        ));
+    }
+    Ok(mapped)
 }
 
 /// Checks a label name: the Prometheus rule, and not reserved by a format.
@@ -88,7 +95,9 @@ mod tests {
             metric_name("http.server.duration").unwrap(),
             "http_server_duration"
         );
-        for bad in ["", "9lives", "a-b", "a b", "é", "-x", ".x"] {
+        for bad in [
+            "", "9lives", "a-b", "a b", "é", "-x", ".x", "__x", "_.x", "__",
+        ] {
             let err = metric_name(bad).unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
@@ -115,7 +124,11 @@ mod tests {
     proptest! {
         #[test]
         fn valid_metric_names_pass(name in "[a-zA-Z_:][a-zA-Z0-9_:]{0,40}") {
-            prop_assert_eq!(metric_name(&name).unwrap(), name);
+            if name.starts_with("__") {
+                prop_assert!(metric_name(&name).is_err());
+            } else {
+                prop_assert_eq!(metric_name(&name).unwrap(), name);
+            }
         }
 
         #[test]
@@ -125,6 +138,7 @@ mod tests {
                 let first = cs.next().unwrap();
                 prop_assert!(first.is_ascii_alphabetic() || first == '_' || first == ':');
                 prop_assert!(cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+                prop_assert!(!n.starts_with("__"));
             }
         }
 

@@ -24,6 +24,10 @@ pub(crate) trait Readable: Send + Sync {
     fn overflow_records(&self) -> u64 {
         0
     }
+    /// Recordings refused (NaN or out-of-range values), summed over every series.
+    fn refused_records(&self) -> u64 {
+        0
+    }
 }
 
 pub(crate) struct Single<M> {
@@ -46,6 +50,10 @@ impl<M: Instrument> Readable for Single<M> {
                 time,
             })
         })
+    }
+
+    fn refused_records(&self) -> u64 {
+        self.metric.refused()
     }
 }
 
@@ -90,6 +98,16 @@ impl<M: Instrument> Readable for Family<M> {
 
     fn overflow_records(&self) -> u64 {
         self.core().map_or(0, |c| c.overflow_records())
+    }
+
+    fn refused_records(&self) -> u64 {
+        let Some(core) = self.core().filter(|_| M::REFUSES) else {
+            return 0;
+        };
+        let children = (0..core.published()).filter_map(|i| core.child(i));
+        children
+            .chain(core.overflow_child())
+            .fold(0u64, |n, c| n.saturating_add(c.metric.refused()))
     }
 }
 

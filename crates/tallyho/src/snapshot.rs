@@ -68,6 +68,11 @@ pub struct HistogramData {
 }
 
 impl HistogramData {
+    /// As [`HistogramValue::sum_is_counter`]: `false` when a bucket bound is negative.
+    pub fn sum_is_counter(&self) -> bool {
+        crate::visit::sum_is_counter(&self.bounds)
+    }
+
     fn as_value(&self) -> HistogramValue<'_> {
         HistogramValue {
             bounds: &self.bounds,

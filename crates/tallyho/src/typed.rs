@@ -196,6 +196,15 @@ impl<M: Instrument> Readable for Typed<M> {
         }
         Ok(())
     }
+
+    fn refused_records(&self) -> u64 {
+        if !M::REFUSES {
+            return 0;
+        }
+        self.children
+            .iter()
+            .fold(0u64, |n, c| n.saturating_add(c.refused()))
+    }
 }
 
 #[cfg(test)]

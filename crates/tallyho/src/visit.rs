@@ -220,7 +220,23 @@ pub struct HistogramValue<'a> {
     pub count: u64,
 }
 
+/// Whether a histogram with these bounds may expose its sum: OpenMetrics forbids it
+/// (and then the count with it) once a bucket bound is negative.
+pub(crate) fn sum_is_counter(bounds: &[f64]) -> bool {
+    bounds.first().map_or(true, |&b| b >= 0.0)
+}
+
 impl<'a> HistogramValue<'a> {
+    /// Whether the sum is a counter that the text formats may expose. `false` when a
+    /// bucket bound is negative: such a histogram takes negative observations, and
+    /// OpenMetrics says "Negative threshold buckets MAY be used, but then the Histogram
+    /// MetricPoint MUST NOT contain a sum value" (its parsers then also want no `_count`).
+    /// Histograms without a negative bound refuse negative observations, so their sum
+    /// never goes below zero.
+    pub fn sum_is_counter(&self) -> bool {
+        sum_is_counter(self.bounds)
+    }
+
     /// `(upper bound, cumulative count)` for every bucket, ending with `(+Inf, count)`.
     pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + 'a {
         let bounds = self

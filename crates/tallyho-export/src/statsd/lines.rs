@@ -236,7 +236,7 @@ mod tests {
         let inflight = r.metric("inflight", "").up_down_counter().unwrap();
         let lat = r
             .metric("lat", "")
-            .buckets(Buckets::new([1.0]).unwrap())
+            .buckets(Buckets::new([-1.0, 1.0]).unwrap()) // a negative bound: negative values are recorded
             .histogram()
             .unwrap();
         inflight.add(-2);

@@ -10,6 +10,7 @@ impl Source for Registry {
             (state.families.clone(), state.collectors.clone())
         };
         let mut overflows: Vec<(&str, u64)> = Vec::new();
+        let mut refusals: Vec<(&str, u64)> = Vec::new();
         for entry in &families {
             let members = entry
                 .members
@@ -22,14 +23,18 @@ impl Source for Registry {
                 unit: &entry.unit,
                 kind: entry.kind,
             })?;
-            let mut overflowed = 0;
+            let (mut overflowed, mut refused) = (0u64, 0u64);
             for m in &members {
                 m.read.points(&m.constant, time, v)?;
-                overflowed += m.read.overflow_records();
+                overflowed = overflowed.saturating_add(m.read.overflow_records());
+                refused = refused.saturating_add(m.read.refused_records());
             }
             v.end_family()?;
             if overflowed > 0 {
                 overflows.push((&entry.name, overflowed));
+            }
+            if refused > 0 {
+                refusals.push((&entry.name, refused));
             }
         }
         for (collector, prefix, constant) in &collectors {
@@ -44,30 +49,63 @@ impl Source for Registry {
                     joined = format!("{prefix}_{}", family.name);
                     &joined
                 };
-                if name::metric_name(name).as_deref() != Ok(name.as_str()) {
+                // An invalid name, or one whose samples a registered family (or a
+                // self-metric) writes already, would break the whole exposition.
+                if name::metric_name(name).as_deref() != Ok(name.as_str())
+                    || self.read_state().rendered.taken(name, family.kind)
+                {
                     continue;
                 }
                 family.visit_named(name, v, time, constant)?;
             }
         }
-        if !overflows.is_empty() {
-            v.family(&FamilyInfo {
-                name: OVERFLOW_METRIC,
-                help: "Records that landed in an overflow series because their family reached its cardinality limit.",
-                unit: "",
-                kind: MetricKind::Counter,
-            })?;
-            for (name, n) in overflows {
-                let pair = [("metric".to_owned(), name.to_owned())];
-                v.point(&Point {
-                    labels: Labels::from_pairs(&pair).with_constant(&self.constant),
-                    value: counter_value(n),
-                    start: time,
-                    time,
-                })?;
-            }
-            v.end_family()?;
-        }
+        self.self_metric(
+            v,
+            OVERFLOW_METRIC,
+            "Records that landed in an overflow series because their family reached its cardinality limit.",
+            &overflows,
+            time,
+        )?;
+        self.self_metric(
+            v,
+            REFUSED_METRIC,
+            "Recordings refused because their value would break the exposition: NaN or out-of-range histogram observations, negative, NaN or infinite float counter increments.",
+            &refusals,
+            time,
+        )?;
         Ok(())
+    }
+}
+
+impl Registry {
+    /// One self-metric counter with a series per family that has something to report
+    /// (nothing at all when none has).
+    fn self_metric(
+        &self,
+        v: &mut dyn Visitor,
+        name: &str,
+        help: &str,
+        per_family: &[(&str, u64)],
+        time: SystemTime,
+    ) -> io::Result<()> {
+        if per_family.is_empty() {
+            return Ok(());
+        }
+        v.family(&FamilyInfo {
+            name,
+            help,
+            unit: "",
+            kind: MetricKind::Counter,
+        })?;
+        for (family, n) in per_family {
+            let pair = [("metric".to_owned(), (*family).to_owned())];
+            v.point(&Point {
+                labels: Labels::from_pairs(&pair).with_constant(&self.constant),
+                value: counter_value(*n),
+                start: time,
+                time,
+            })?;
+        }
+        v.end_family()
     }
 }

@@ -2,6 +2,7 @@
 
 mod collect;
 mod metric;
+mod names;
 
 pub use metric::MetricBuilder;
 use metric::{describe, Meta};
@@ -28,9 +29,16 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 /// Name of the self-metric counting records that landed in overflow series.
 pub const OVERFLOW_METRIC: &str = "tallyho_cardinality_overflow";
 
+/// Name of the self-metric counting recordings refused because their value would break
+/// the exposition: NaN or out-of-range histogram observations, negative, NaN or infinite
+/// float counter increments. Labelled `metric` like [`OVERFLOW_METRIC`]; present once a
+/// family refused something.
+pub const REFUSED_METRIC: &str = "tallyho_refused_values";
+
 /// Numbers produced on demand at collection time, such as values read from another
 /// system. The registry applies its prefix and constant labels; families with invalid
-/// names are skipped.
+/// names, or with a sample name a registered family (or a self-metric) writes, are
+/// skipped.
 pub trait Collector: Send + Sync + 'static {
     /// The families as they are now.
     fn collect(&self) -> Vec<FamilySnapshot>;
@@ -70,6 +78,8 @@ struct Shared {
 struct State {
     families: Vec<Arc<Entry>>,
     by_name: HashMap<String, usize>,
+    /// Every sample name the families write, so that no two write the same one.
+    rendered: names::RenderedNames,
     collectors: Vec<(Arc<dyn Collector>, Arc<str>, ConstLabels)>,
 }
 
@@ -378,6 +388,7 @@ impl Registry {
             });
             return Ok(handle);
         }
+        state.rendered.claim(meta.name, meta.kind)?;
         let (handle, read) = make();
         let entry = Entry {
             name: meta.name.to_owned(),
