@@ -1,8 +1,10 @@
 //! `tallyho`: the agent. Serves host, process and StatsD metrics on `/metrics`, and pushes
 //! them to the configured targets.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +85,9 @@ struct QueryCli {
     format: String,
 }
 
-fn main() {
+/// Exit status: 0 done (also when the reader of stdout went away), 1 a runtime failure,
+/// 2 a bad command line or configuration (clap exits 2 for the command line itself).
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -94,7 +98,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     if let Some(Command::CheckConfig { file }) = &cli.command {
-        std::process::exit(check_config(file, &cli));
+        return check_config(file, &cli);
     }
     let serving = matches!(cli.command, None | Some(Command::Serve));
     // Every configuration error exits 2 here, before anything binds.
@@ -108,7 +112,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tallyho: bad configuration: {e}");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command {
@@ -116,23 +120,37 @@ fn main() {
         Some(Command::Query(q)) => query(&config, &q),
         _ => serve(&config, cli.config.as_deref()),
     };
-    if let Err(e) = result {
-        eprintln!("tallyho: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `tallyho snapshot | head`: the reader has what it wanted.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tallyho: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// Whether the error is stdout's reader having gone away.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Loads the configuration as `serve` would (file, environment, flags) and runs every
 /// check `serve` makes before binding.
-fn check_config(file: &std::path::Path, cli: &Cli) -> i32 {
+fn check_config(file: &std::path::Path, cli: &Cli) -> ExitCode {
     match load(cli, Some(file)).and_then(|c| preflight(&c, false)) {
         Ok(()) => {
-            println!("{}: ok", file.display());
-            0
+            // A closed stdout loses only this line: the exit status says "ok".
+            let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("{e}");
-            2
+            ExitCode::from(2)
         }
     }
 }
@@ -252,10 +270,9 @@ fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
             snapshot,
             temporality: tallyho_export::Temporality::Cumulative,
         };
-        print!(
-            "{}",
-            tallyho_export::ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch)
-        );
+        let table =
+            tallyho_export::ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch);
+        std::io::stdout().lock().write_all(table.as_bytes())?;
         return Ok(());
     }
     let format: tallyho_encode::Format = format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
