@@ -138,26 +138,25 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use crate::env::EnvLookup;
 use crate::exporter::{Batch, ExportError, Exporter, FailureReason, Temporality};
-use crate::http::{
-    self, check_header, header_names, truncate, upsert, Protocol, RetryRule, Transport,
-};
+use crate::http::{self, check_header, header_names, upsert, Protocol, RetryRule, Transport};
 
 pub use crate::BuildError;
 
 mod env;
 mod mapping;
 mod resource;
+mod response;
 
 use self::env::EnvSettings;
 use self::mapping::{string_attribute, Chunks, Points};
 use self::resource::ResourceInputs;
+use self::response::{error_detail, partial_success};
 
 /// The endpoint used when neither the code nor the environment names one (the spec's
 /// `http://localhost:4318`, pinned to IPv4).
@@ -578,49 +577,6 @@ impl Exporter for OtlpExporter {
             .with_reason(FailureReason::Rejected))
         }
     }
-}
-
-/// `google.rpc.Status`, which OTLP/HTTP servers send as the body of a protobuf error.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-/// What an error response says: the `google.rpc.Status` message of a protobuf body, else
-/// the body as text; truncated either way.
-fn error_detail(content_type: &str, body: &[u8]) -> String {
-    if body.is_empty() {
-        return String::new();
-    }
-    if content_type.eq_ignore_ascii_case(PROTOBUF) {
-        if let Ok(status) = RpcStatus::decode(body) {
-            if !status.message.is_empty() {
-                return truncate(&status.message, http::DETAIL_LIMIT);
-            }
-        }
-    }
-    truncate(String::from_utf8_lossy(body).trim(), http::DETAIL_LIMIT)
-}
-
-/// The rejected points a 2xx protobuf answer reports, if any.
-fn partial_success(content_type: &str, body: &[u8]) -> Option<String> {
-    if body.is_empty() || !content_type.eq_ignore_ascii_case(PROTOBUF) {
-        return None;
-    }
-    let partial = ExportMetricsServiceResponse::decode(body)
-        .ok()?
-        .partial_success?;
-    (partial.rejected_data_points > 0).then(|| {
-        let mut m = format!("{} data points rejected", partial.rejected_data_points);
-        if !partial.error_message.is_empty() {
-            m.push_str(": ");
-            m.push_str(&truncate(&partial.error_message, http::DETAIL_LIMIT));
-        }
-        m
-    })
 }
 
 /// `<base>/v1/metrics`, with one slash between them.
