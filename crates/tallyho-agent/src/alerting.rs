@@ -16,7 +16,7 @@ use tallyho_rules::{
     SystemClock,
 };
 
-use crate::config::{self, Config};
+use crate::config::{self, AlertingSettings};
 
 /// Writes recorded series, `ALERTS` and `ALERTS_FOR_STATE` into the history.
 #[derive(Debug, Clone)]
@@ -75,7 +75,11 @@ fn file_names(files: &[PathBuf]) -> Vec<String> {
 ///
 /// # Errors
 /// A bad rule file (the message names file, line and reason), or a bad Alertmanager URL.
-pub fn start(cfg: &config::Alerting, history: &History, listen: &str) -> Result<Running, String> {
+pub fn start(
+    cfg: &AlertingSettings,
+    history: &History,
+    listen: std::net::SocketAddr,
+) -> Result<Running, String> {
     let rules = Rules::load(&file_names(&cfg.rule_files)).map_err(|e| e.to_string())?;
     for w in rules.warnings() {
         tracing::warn!("rules: {w}");
@@ -86,7 +90,7 @@ pub fn start(cfg: &config::Alerting, history: &History, listen: &str) -> Result<
             .alertmanager(url, NotifierOptions::default())
             .map_err(|e| format!("alerting.alertmanager_url: {e}"))?;
     }
-    if cfg.console() {
+    if cfg.console {
         notifiers
             .add("console", ConsoleSink::stderr(), NotifierOptions::default())
             .map_err(|e| e.to_string())?;
@@ -134,10 +138,14 @@ pub fn reload(manager: &RuleManager, config_file: Option<&Path>) -> Result<(), S
     result
 }
 
-/// The rule files a configuration file names now, resolved against its directory.
+/// The rule files a configuration file names now, resolved against its directory. The
+/// whole file is checked as at startup (with the process environment), so a file that
+/// would not start the agent is not half-applied.
 fn files_of(path: &Path) -> Result<Vec<PathBuf>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut config = Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
-    Ok(config.alerting.rule_files)
+    let mut raw = config::read_file(path)?;
+    let files = raw.alerting.rule_files.clone();
+    raw.apply_env(&config::process_env);
+    config::Settings::from_raw(&raw, &config::process_env)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(files)
 }

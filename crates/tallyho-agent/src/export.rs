@@ -4,7 +4,9 @@
 use tallyho::Registry;
 use tallyho_export::{ConsoleExporter, FileExporter, Pipeline};
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::config::{Env, Identity, Settings};
 
 /// Each exporter's figures for `/health`.
 pub fn exporters_health(stats: &[tallyho_export::ExporterStats]) -> serde_json::Value {
@@ -30,40 +32,50 @@ pub fn exporters_health(stats: &[tallyho_export::ExporterStats]) -> serde_json::
         .collect()
 }
 
-/// The push pipeline with every configured exporter, the history first.
+/// The push pipeline with every configured exporter, the history first. `env` is the
+/// environment the OTLP exporter reads its `OTEL_EXPORTER_OTLP_*` variables from.
 ///
 /// # Errors
 /// An exporter that cannot be built from its settings (named in the message).
 pub fn pipeline(
-    config: &Config,
+    settings: &Settings,
+    env: Arc<Env>,
     registry: &Registry,
     history: Option<&tallyho_history::History>,
 ) -> anyhow::Result<tallyho_export::PipelineBuilder> {
-    let mut pipeline = Pipeline::builder(registry.clone()).interval(config.interval());
+    let mut pipeline = Pipeline::builder(registry.clone()).interval(settings.interval);
     if let Some(h) = history {
         pipeline = pipeline.exporter(h.exporter());
     }
-    let e = &config.export;
+    let e = &settings.export;
     if e.console {
         pipeline = pipeline.exporter(ConsoleExporter::stdout());
     }
-    let keep = if e.keep_files == 0 { 100 } else { e.keep_files };
     if let Some(dir) = &e.json_dir {
-        pipeline = pipeline.exporter(FileExporter::json(dir, keep));
+        pipeline = pipeline.exporter(FileExporter::json(dir, e.keep_files));
     }
     if let Some(dir) = &e.csv_dir {
-        pipeline = pipeline.exporter(FileExporter::csv(dir, keep));
+        pipeline = pipeline.exporter(FileExporter::csv(dir, e.keep_files));
     }
-    // Who pushed: on by default; `instance` replaces the host name in each target's terms.
-    let instance = e.instance.as_deref();
-    if let Some(endpoint) = &e.otlp_endpoint {
+    // Who pushed: on by default; a named instance replaces the host name in each
+    // target's terms.
+    let host_identity = e.identity != Identity::Off;
+    let instance = match &e.identity {
+        Identity::Named(i) => Some(i.as_str()),
+        _ => None,
+    };
+    if let Some(otlp_settings) = &e.otlp {
         // The configured service is a default: OTEL_SERVICE_NAME and a `service.name` in
-        // OTEL_RESOURCE_ATTRIBUTES win over it, as the OpenTelemetry precedence says.
+        // OTEL_RESOURCE_ATTRIBUTES win over it, as the OpenTelemetry precedence says. The
+        // file's endpoint is set only when the environment names none.
+        let env = env.clone();
         let mut otlp = tallyho_export::otlp::OtlpExporter::builder()
-            .from_env()
-            .endpoint(endpoint.clone())
-            .default_service_name(config.service.clone())
-            .host_identity(e.host_identity);
+            .from_env_with(move |k| env(k))
+            .default_service_name(settings.service.clone())
+            .host_identity(host_identity);
+        if let Some(endpoint) = &otlp_settings.file_endpoint {
+            otlp = otlp.endpoint(endpoint.clone());
+        }
         if let Some(i) = instance {
             otlp = otlp.resource_attribute("host.name", i);
         }
@@ -73,8 +85,8 @@ pub fn pipeline(
     if let Some(url) = &e.remote_write_url {
         let mut rw = tallyho_export::remote_write::RemoteWriteExporter::builder()
             .url(url.clone())
-            .job(config.service.clone())
-            .host_identity(e.host_identity);
+            .job(settings.service.clone())
+            .host_identity(host_identity);
         if let Some(i) = instance {
             rw = rw.instance(i);
         }
@@ -86,8 +98,8 @@ pub fn pipeline(
     if let Some(url) = &e.pushgateway_url {
         let mut pg = tallyho_export::pushgateway::PushgatewayExporter::builder()
             .url(url.clone())
-            .job(config.service.clone())
-            .host_identity(e.host_identity);
+            .job(settings.service.clone())
+            .host_identity(host_identity);
         if let Some(i) = instance {
             pg = pg.grouping_label("instance", i);
         }
@@ -96,14 +108,14 @@ pub fn pipeline(
             .map_err(|e| anyhow::anyhow!("pushgateway: {e}"))?;
         pipeline = pipeline.exporter(pg);
     }
-    if let Some(target) = &e.statsd {
+    if let Some(out) = &e.statsd {
         // Resolving the name is the check the config cannot make: a name that does not
         // resolve is a configuration error (exit 2) in the preflight, not a silent drop.
-        let statsd = tallyho_export::statsd::StatsdExporter::new(target.as_str())
-            .map_err(|err| anyhow::anyhow!("statsd = {target:?}: {err}"))?
-            .prefix(e.statsd_prefix.clone())
-            .dogstatsd_tags(e.statsd_dogstatsd_tags)
-            .max_datagram(e.statsd_max_datagram);
+        let statsd = tallyho_export::statsd::StatsdExporter::new(out.target.as_str())
+            .map_err(|err| anyhow::anyhow!("export.statsd = {:?}: {err}", out.target))?
+            .prefix(out.prefix.clone())
+            .dogstatsd_tags(out.dogstatsd_tags)
+            .max_datagram(out.max_datagram);
         pipeline = pipeline.exporter(statsd);
     }
     Ok(pipeline)

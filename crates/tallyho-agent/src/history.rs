@@ -6,24 +6,21 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use tallyho_history::{History, HistoryError, HistoryOptions, HistoryStats};
 
-use crate::config;
+use crate::config::HistorySettings;
 
-/// Opens the history `cfg` describes (`None` when disabled).
+/// Opens the history `cfg` describes.
 ///
 /// # Errors
 /// A message naming the directory; when another agent holds it, says so.
-pub fn open(cfg: &config::History) -> Result<Option<History>, String> {
-    if !cfg.enabled {
-        return Ok(None);
-    }
+pub fn open(cfg: &HistorySettings) -> Result<History, String> {
     let mut opts = HistoryOptions::default()
         .retention(cfg.retention)
         .max_bytes(cfg.max_bytes);
-    if let Some(dir) = cfg.dir() {
+    if let Some(dir) = &cfg.dir {
         opts = opts.storage_path(dir);
     }
     match History::open(opts) {
-        Ok(h) => Ok(Some(h)),
+        Ok(h) => Ok(h),
         Err(e @ HistoryError::Locked { .. }) => Err(format!(
             "{e}: is another agent running on it? Give this one another history.storage_path (or TALLYHO_STORAGE_PATH)"
         )),
@@ -38,7 +35,7 @@ pub fn query_api(history: &History) -> tallyho_http::QueryApi {
 
 /// What `/health` shows under `history`: the stats are already-kept numbers, so this is
 /// cheap.
-pub fn health(history: &History, cfg: &config::History) -> Value {
+pub fn health(history: &History, cfg: &HistorySettings) -> Value {
     let s = history.stats();
     json!({ "history": stats_json(&s, cfg) })
 }
@@ -46,15 +43,15 @@ pub fn health(history: &History, cfg: &config::History) -> Value {
 /// `/health`'s `history` object.
 pub fn health_extra(
     history: &History,
-    cfg: &config::History,
+    cfg: &HistorySettings,
 ) -> Arc<dyn Fn() -> Value + Send + Sync> {
     let (history, cfg) = (history.clone(), cfg.clone());
     Arc::new(move || health(&history, &cfg))
 }
 
-fn stats_json(s: &HistoryStats, cfg: &config::History) -> Value {
+fn stats_json(s: &HistoryStats, cfg: &HistorySettings) -> Value {
     json!({
-        "storage_path": cfg.dir().map(|p| p.display().to_string()),
+        "storage_path": cfg.dir.as_ref().map(|p| p.display().to_string()),
         "retention_seconds": cfg.retention.as_secs_f64(),
         "max_bytes": cfg.max_bytes,
         "series": s.series,

@@ -2,7 +2,6 @@
 //! them to the configured targets.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tallyho::Registry;
 
-use tallyho_agent::config::Config;
+use tallyho_agent::config::{self, Env, Flags, Settings};
 use tallyho_agent::{alerting, export, history, query, statsd};
 
 #[derive(Parser, Debug)]
@@ -97,14 +96,15 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    let env: Arc<Env> = Arc::new(config::process_env);
     if let Some(Command::CheckConfig { file }) = &cli.command {
-        return check_config(file, &cli);
+        return check_config(file, &cli, &env);
     }
     let serving = matches!(cli.command, None | Some(Command::Serve));
     // Every configuration error exits 2 here, before anything binds.
-    let config = match load(&cli, cli.config.as_deref()).and_then(|c| {
+    let config = match config::load(cli.config.as_deref(), &*env, &flags(&cli)).and_then(|c| {
         if serving {
-            preflight(&c, true).map(|()| c)
+            preflight(&c, &env, true).map(|()| c)
         } else {
             Ok(c)
         }
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot { format }) => snapshot(&config, &format),
         Some(Command::Query(q)) => query(&config, &q),
-        _ => serve(&config, cli.config.as_deref()),
+        _ => serve(&config, &env, cli.config.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,8 +141,8 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Loads the configuration as `serve` would (file, environment, flags) and runs every
 /// check `serve` makes before binding.
-fn check_config(file: &std::path::Path, cli: &Cli) -> ExitCode {
-    match load(cli, Some(file)).and_then(|c| preflight(&c, false)) {
+fn check_config(file: &std::path::Path, cli: &Cli, env: &Arc<Env>) -> ExitCode {
+    match config::load(Some(file), &**env, &flags(cli)).and_then(|c| preflight(&c, env, false)) {
         Ok(()) => {
             // A closed stdout loses only this line: the exit status says "ok".
             let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
@@ -158,7 +158,7 @@ fn check_config(file: &std::path::Path, cli: &Cli) -> ExitCode {
 /// What `serve` would otherwise find out after binding: rule files, credentials from the
 /// environment, exporter settings, writable export directories (and, when `clean`, the
 /// stale `.tmp` files in them removed).
-fn preflight(config: &Config, clean: bool) -> Result<(), String> {
+fn preflight(config: &Settings, env: &Arc<Env>, clean: bool) -> Result<(), String> {
     let files: Vec<String> = config
         .alerting
         .rule_files
@@ -167,8 +167,8 @@ fn preflight(config: &Config, clean: bool) -> Result<(), String> {
         .collect();
     // A bad rule file is a configuration error like any other: exit 2 before binding.
     tallyho_rules::Rules::load(&files).map_err(|e| format!("alerting.rule_files: {e}"))?;
-    auth(config).map_err(|e| format!("{e:#}"))?;
-    export::pipeline(config, &Registry::new(), None).map_err(|e| format!("export: {e:#}"))?;
+    export::pipeline(config, env.clone(), &Registry::new(), None)
+        .map_err(|e| format!("export: {e:#}"))?;
     for (key, dir) in [
         ("export.json_dir", &config.export.json_dir),
         ("export.csv_dir", &config.export.csv_dir),
@@ -210,49 +210,24 @@ fn writable_dir(dir: &std::path::Path, clean: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Defaults, then the file, then the environment, then flags.
-fn load(cli: &Cli, file: Option<&std::path::Path>) -> Result<Config, String> {
-    let mut config = match file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut config =
-                Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            config.resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
-            config
-        }
-        None => Config::default(),
-    };
-    config
-        .apply_env()
-        .map_err(|e| format!("environment: {e}"))?;
-    if let Some(v) = &cli.listen {
-        config.listen = v.clone();
+/// What the command line sets over the file and the environment.
+fn flags(cli: &Cli) -> Flags {
+    Flags {
+        listen: cli.listen.clone(),
+        statsd: cli.statsd.clone(),
+        interval: cli.interval,
     }
-    if let Some(v) = &cli.statsd {
-        config.statsd = v.clone();
-    }
-    if let Some(v) = cli.interval {
-        config.interval_seconds = v;
-    }
-    config.validate()?;
-    Ok(config)
 }
 
-fn registry(config: &Config) -> anyhow::Result<Registry> {
+fn registry(config: &Settings) -> anyhow::Result<Registry> {
     let registry = Registry::builder()
         .constant_label("service", config.service.clone())
         .build()?;
-    if config.host.enabled {
-        let naming = if config.host.naming == "node" {
-            tallyho_host::Naming::Node
-        } else {
-            tallyho_host::Naming::Otel
-        };
+    if let Some(h) = &config.host {
         let host = tallyho_host::HostCollector::new(
             tallyho_host::HostConfig::default()
-                .with_root(config.host.root.clone())
-                .with_naming(naming),
+                .with_root(h.root.clone())
+                .with_naming(h.naming),
         );
         tracing::info!(gpu = host.gpu_status(), "host metrics on");
         registry.register_collector(host);
@@ -260,7 +235,7 @@ fn registry(config: &Config) -> anyhow::Result<Registry> {
     Ok(registry)
 }
 
-fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
+fn snapshot(config: &Settings, format: &str) -> anyhow::Result<()> {
     let registry = registry(config)?;
     let snapshot = registry.snapshot();
     if format == "table" {
@@ -281,30 +256,14 @@ fn snapshot(config: &Config, format: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn auth(config: &Config) -> anyhow::Result<tallyho_http::Auth> {
-    let env = tallyho_http::Auth::from_env().map_err(|e| anyhow::anyhow!(e))?;
-    let file = if !config.auth.bearer_token.is_empty() {
-        tallyho_http::Auth::bearer(config.auth.bearer_token.clone())
-    } else if !config.auth.user.is_empty() {
-        tallyho_http::Auth::basic(config.auth.user.clone(), config.auth.password.clone())
-    } else {
-        return Ok(env);
-    };
-    if env != tallyho_http::Auth::None {
-        anyhow::bail!(
-            "credentials in both [auth] and the environment ({} or {}): set one",
-            tallyho_http::ENV_BASIC,
-            tallyho_http::ENV_BEARER
-        );
-    }
-    Ok(file)
-}
-
-fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
+fn query(config: &Settings, q: &QueryCli) -> anyhow::Result<()> {
     let source = match (&q.url, &q.storage_path) {
         (_, Some(dir)) => query::Source::Dir {
             path: dir.clone(),
-            retention: config.history.retention,
+            retention: config
+                .history
+                .as_ref()
+                .map_or(Duration::from_secs(24 * 3600), |h| h.retention),
         },
         (Some(url), None) => query::Source::Url(url.clone()),
         (None, None) => query::Source::Url(format!("http://{}", config.listen)),
@@ -316,28 +275,36 @@ fn query(config: &Config, q: &QueryCli) -> anyhow::Result<()> {
         end: q.end.clone(),
         step: q.step.clone(),
         json: q.format == "json",
-        auth: auth(config)?,
+        auth: config.auth.clone(),
     };
     query::run(&args, &source, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn serve(
+    config: &Settings,
+    env: &Arc<Env>,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let registry = registry(config)?;
-    let history = history::open(&config.history).map_err(|e| anyhow::anyhow!(e))?;
-    if let Some(h) = &history {
-        registry.register_collector(h.metrics());
-        tracing::info!(
-            path = ?config.history.dir(),
-            retention = ?config.history.retention,
-            max_bytes = config.history.max_bytes,
-            "history on"
-        );
-    }
+    let history = match &config.history {
+        Some(cfg) => {
+            let h = history::open(cfg).map_err(|e| anyhow::anyhow!(e))?;
+            registry.register_collector(h.metrics());
+            tracing::info!(
+                path = ?cfg.dir,
+                retention = ?cfg.retention,
+                max_bytes = cfg.max_bytes,
+                "history on"
+            );
+            Some(h)
+        }
+        None => None,
+    };
     // Rules over the history (none without rule files; reloads may add some).
     let rules = match &history {
         Some(h) => {
-            let running = alerting::start(&config.alerting, h, &config.listen)
+            let running = alerting::start(&config.alerting, h, config.listen)
                 .map_err(|e| anyhow::anyhow!("alerting.rule_files: {e}"))?;
             registry.register_collector(running.manager.collector());
             tracing::info!(
@@ -352,13 +319,10 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
     let stop = Arc::new(AtomicBool::new(false));
 
     // StatsD in.
-    let statsd = if config.statsd.is_empty() {
-        None
-    } else {
-        let addr: SocketAddr = config.statsd.parse()?;
+    let statsd = if let Some(addr) = config.statsd {
         let input = &config.statsd_input;
         let bound = statsd::bind(addr, input.recv_buffer_bytes as usize)
-            .with_context(|| format!("binding StatsD on {}", config.statsd))?;
+            .with_context(|| format!("binding StatsD on {addr}"))?;
         statsd::register_metrics(&registry, &bound)?;
         let socket = bound.socket;
         tracing::info!(
@@ -371,7 +335,7 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
             max_sets: input.max_sets,
         };
         let ingest =
-            statsd::Ingest::with_limits(&registry, limits)?.with_set_window(config.interval());
+            statsd::Ingest::with_limits(&registry, limits)?.with_set_window(config.interval);
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()
@@ -380,30 +344,28 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
                     statsd::serve(&socket, &ingest, &stop);
                 })?,
         )
+    } else {
+        None
     };
 
     // Push out (and into the history).
-    let pipeline = export::pipeline(config, &registry, history.as_ref())?.start()?;
+    let pipeline = export::pipeline(config, env.clone(), &registry, history.as_ref())?.start()?;
 
     // Pull: /metrics and /health, until SIGINT or SIGTERM.
     let h = &config.http;
     let mut endpoint = tallyho_http::Endpoint::new(registry.clone())
-        .auth(auth(config)?)
+        .auth(config.auth.clone())
         .max_connections(h.max_connections)
-        .header_timeout(Duration::from_secs_f64(h.header_timeout_seconds))
-        .shutdown_timeout(Duration::from_secs_f64(h.shutdown_timeout_seconds))
+        .header_timeout(h.header_timeout)
+        .shutdown_timeout(h.shutdown_timeout)
         .health_requires_auth(h.health_requires_auth)
-        .health_rate_limit(
-            (h.health_rate_limit > 0.0).then(|| tallyho_http::RateLimit {
-                per_second: h.health_rate_limit,
-                burst: (h.health_rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
-            }),
-        );
+        .health_rate_limit(h.health_rate_limit);
     // /health: the history's figures and each exporter's exports, failures by reason and
     // last error (credentials are never in those messages).
     let history_health = history
         .as_ref()
-        .map(|h| history::health_extra(h, &config.history));
+        .zip(config.history.as_ref())
+        .map(|(h, cfg)| history::health_extra(h, cfg));
     let exporter_stats = pipeline.stats_reader();
     endpoint = endpoint.health_extra(Arc::new(move || {
         let mut extra = history_health
@@ -424,7 +386,7 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
                 endpoint.reload_hook(Arc::new(move || alerting::reload(&m, file.as_deref())));
         }
     }
-    if config.dashboard.enabled {
+    if config.dashboard {
         endpoint = endpoint.dashboard(tallyho_dashboard::router());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -437,7 +399,7 @@ fn serve(config: &Config, config_file: Option<&std::path::Path>) -> anyhow::Resu
             .with_context(|| format!("binding {}", config.listen))?;
         tracing::info!(
             addr = %listener.local_addr()?,
-            dashboard = config.dashboard.enabled,
+            dashboard = config.dashboard,
             "serving /metrics, /health and /api/v1/"
         );
         if let Some(m) = manager.clone() {

@@ -167,7 +167,7 @@ fn check_config_finds_what_serve_would_hit() {
         (
             "",
             &[("OTEL_METRIC_EXPORT_INTERVAL", "1e308")],
-            "interval_seconds",
+            "OTEL_METRIC_EXPORT_INTERVAL = 1e308",
         ),
         ("[http]\nmax_connections = 0\n", &[], "http.max_connections"),
         // Found by building the exporters, as serve does, not by the file's own checks.

@@ -67,8 +67,18 @@ impl Auth {
     /// empty password (refused as in a configuration file), or
     /// when both variables are set.
     pub fn from_env() -> Result<Self, String> {
-        let basic = std::env::var(ENV_BASIC).ok().filter(|v| !v.is_empty());
-        let bearer = std::env::var(ENV_BEARER).ok().filter(|v| !v.is_empty());
+        Self::from_lookup(&|k: &str| std::env::var(k).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), with each variable looked up by `env` (a
+    /// program's environment layer, or a test's map) instead of in the process
+    /// environment. Empty values count as unset.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let basic = env(ENV_BASIC).filter(|v| !v.is_empty());
+        let bearer = env(ENV_BEARER).filter(|v| !v.is_empty());
         match (basic, bearer) {
             (Some(_), Some(_)) => Err(format!("set only one of {ENV_BASIC} and {ENV_BEARER}")),
             (None, Some(token)) => Ok(Auth::bearer(token)),

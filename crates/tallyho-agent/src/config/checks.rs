@@ -58,7 +58,7 @@ pub(super) fn check_seconds(key: &str, v: f64, min: f64, max: f64) -> Result<(),
         Ok(())
     } else {
         Err(format!(
-            "{key} = {v}: must be between {min} and {max} seconds"
+            "{key} = {v:?}: must be between {min} and {max} seconds"
         ))
     }
 }

@@ -1,0 +1,447 @@
+//! The second stage: one validated, typed [`Settings`] made from a [`RawConfig`], checked
+//! once. Addresses are `SocketAddr`s, durations `Duration`s, choices enums, and "off" is
+//! `None`. Whatever [`Settings::from_raw`] accepts, `serve` runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tallyho_http::{Auth, RateLimit};
+
+use super::checks::{check_host_port, check_seconds, check_url, feeds_itself};
+use super::raw::{RawConfig, StatsdInput, MAX_INTERVAL_SECONDS};
+use super::Env;
+
+/// What the agent runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Address of `/metrics`, `/health`, `/api/v1/` and the dashboard.
+    pub listen: SocketAddr,
+    /// StatsD UDP address (`None`: no StatsD input).
+    pub statsd: Option<SocketAddr>,
+    /// Time between collections and pushes (1 ms to a day).
+    pub interval: Duration,
+    /// Constant `service` label (and OTLP `service.name` default, `job` when pushing).
+    pub service: String,
+    /// Host and process collection (`None`: off).
+    pub host: Option<HostSettings>,
+    /// Credentials `/metrics` asks for, from `[auth]` or the environment (never both).
+    pub auth: Auth,
+    /// Push targets.
+    pub export: ExportSettings,
+    /// The embedded history (`None`: off).
+    pub history: Option<HistorySettings>,
+    /// Rules over the history.
+    pub alerting: AlertingSettings,
+    /// Serve the dashboard at `/`.
+    pub dashboard: bool,
+    /// Limits of the HTTP endpoint.
+    pub http: HttpSettings,
+    /// Bounds and socket settings of the StatsD listener.
+    pub statsd_input: StatsdInput,
+}
+
+/// `[host]`, when on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostSettings {
+    /// Which names the host metrics get.
+    pub naming: tallyho_host::Naming,
+    /// Root of /proc and /sys.
+    pub root: PathBuf,
+}
+
+/// `[history]`, when on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistorySettings {
+    /// How long samples are kept.
+    pub retention: Duration,
+    /// Most bytes kept in memory and on disk together (at least 1 MiB).
+    pub max_bytes: u64,
+    /// Directory of the WAL and blocks (`None`: memory only).
+    pub dir: Option<PathBuf>,
+}
+
+/// `[alerting]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertingSettings {
+    /// Rule files, relative paths resolved against the configuration file's directory.
+    pub rule_files: Vec<PathBuf>,
+    /// Alertmanager base URL (checked: `http://` or `https://` with a host).
+    pub alertmanager_url: Option<String>,
+    /// Print alerts to stderr (default: only without an Alertmanager).
+    pub console: bool,
+    /// Interval of groups without `interval:` (more than 0, at most a day).
+    pub evaluation_interval: Duration,
+    /// Answer `POST /-/reload`.
+    pub reload_endpoint: bool,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// Connections open at once (1 to 1,000,000).
+    pub max_connections: usize,
+    /// Time a client may take to send a request's headers (0.1 s to an hour).
+    pub header_timeout: Duration,
+    /// Time shutdown waits for requests in flight (up to 10 minutes).
+    pub shutdown_timeout: Duration,
+    /// Whether `/health` needs the credentials too.
+    pub health_requires_auth: bool,
+    /// `/health` answers per second, all clients together (`None`: no limit).
+    pub health_rate_limit: Option<RateLimit>,
+}
+
+/// `[export]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    /// Print a table every interval.
+    pub console: bool,
+    /// Directory for JSON files.
+    pub json_dir: Option<PathBuf>,
+    /// Directory for CSV files.
+    pub csv_dir: Option<PathBuf>,
+    /// Files kept per directory (the file's 0 means the default, 100).
+    pub keep_files: usize,
+    /// OTLP/HTTP, on when the file or the environment names an endpoint.
+    pub otlp: Option<OtlpSettings>,
+    /// Prometheus remote-write URL.
+    pub remote_write_url: Option<String>,
+    /// Pushgateway base URL.
+    pub pushgateway_url: Option<String>,
+    /// StatsD out.
+    pub statsd: Option<StatsdOut>,
+    /// Who the pushes say they come from.
+    pub identity: Identity,
+}
+
+/// OTLP/HTTP out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpSettings {
+    /// The file's `export.otlp_endpoint`, used only when neither
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` nor `OTEL_EXPORTER_OTLP_ENDPOINT` is set:
+    /// the environment is above the file, and the metrics-specific variable above the
+    /// general one (the exporter applies that order).
+    pub file_endpoint: Option<String>,
+}
+
+/// StatsD out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsdOut {
+    /// `host:port` (resolved when the exporter is built).
+    pub target: String,
+    /// Put before every name, with a dot.
+    pub prefix: String,
+    /// Labels as DogStatsD tags instead of folded into names.
+    pub dogstatsd_tags: bool,
+    /// Largest datagram (64 to 65,507 bytes).
+    pub max_datagram: usize,
+}
+
+/// Who the pushes say they come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    /// No instance or host name.
+    Off,
+    /// The host's name.
+    Host,
+    /// This name instead of the host's.
+    Named(String),
+}
+
+impl Settings {
+    /// Checks every value once and makes the typed settings. `env` is the environment the
+    /// raw configuration was read with (credentials and the OTLP endpoints come from it).
+    ///
+    /// # Errors
+    /// One message naming the key (or the variable or flag that set it) and what is
+    /// allowed.
+    pub fn from_raw(raw: &RawConfig, env: &Env) -> Result<Settings, String> {
+        let key = |name: &'static str, origin: Option<&'static str>| origin.unwrap_or(name);
+        if let Some(e) = &raw.origin.interval_error {
+            return Err(e.clone());
+        }
+        if raw.origin.interval_seconds == Some("OTEL_METRIC_EXPORT_INTERVAL") {
+            // Named in the variable's own unit.
+            check_seconds("", raw.interval_seconds, 0.001, MAX_INTERVAL_SECONDS).map_err(|_| {
+                format!(
+                    "OTEL_METRIC_EXPORT_INTERVAL = {:?}: must be between 1 and {} milliseconds",
+                    raw.interval_seconds * 1000.0,
+                    MAX_INTERVAL_SECONDS * 1000.0
+                )
+            })?;
+        }
+        check_seconds(
+            key("interval_seconds", raw.origin.interval_seconds),
+            raw.interval_seconds,
+            0.001,
+            MAX_INTERVAL_SECONDS,
+        )?;
+        let interval = seconds(raw.interval_seconds);
+        let listen = raw.listen.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "{} = {:?}: must be an address like \"127.0.0.1:9464\"",
+                key("listen", raw.origin.listen),
+                raw.listen
+            )
+        })?;
+        let statsd = if raw.statsd.is_empty() {
+            None
+        } else {
+            Some(raw.statsd.parse::<SocketAddr>().map_err(|_| {
+                format!(
+                    "{} = {:?}: must be an address like \"127.0.0.1:8125\" or empty",
+                    key("statsd", raw.origin.statsd),
+                    raw.statsd
+                )
+            })?)
+        };
+        let naming = match raw.host.naming.as_str() {
+            "otel" => tallyho_host::Naming::Otel,
+            "node" => tallyho_host::Naming::Node,
+            other => {
+                return Err(format!(
+                    "host.naming = {other:?}: must be \"otel\" or \"node\""
+                ))
+            }
+        };
+        let host = raw.host.enabled.then(|| HostSettings {
+            naming,
+            root: raw.host.root.clone(),
+        });
+        let history = history(raw)?;
+        let alerting = alerting(raw)?;
+        if !alerting.rule_files.is_empty() && history.is_none() {
+            return Err(
+                "alerting.rule_files needs the history: rules are evaluated over it (set history.enabled = true)"
+                    .into(),
+            );
+        }
+        Ok(Settings {
+            listen,
+            statsd,
+            interval,
+            service: raw.service.clone(),
+            host,
+            auth: auth(raw, env)?,
+            export: export(raw, env)?,
+            history,
+            alerting,
+            dashboard: raw.dashboard.enabled,
+            http: http(raw)?,
+            statsd_input: statsd_input(raw)?,
+        })
+    }
+}
+
+/// `v` seconds, already checked finite and in range.
+fn seconds(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v).unwrap_or(Duration::ZERO)
+}
+
+fn history(raw: &RawConfig) -> Result<Option<HistorySettings>, String> {
+    let h = &raw.history;
+    if h.retention.is_zero() {
+        return Err("history.retention = 0: must be longer than 0, like \"24h\"".into());
+    }
+    if h.max_bytes < 1 << 20 {
+        return Err(format!(
+            "history.max_bytes = {}: must be at least 1MiB",
+            h.max_bytes
+        ));
+    }
+    Ok(h.enabled.then(|| HistorySettings {
+        retention: h.retention,
+        max_bytes: h.max_bytes,
+        dir: (!h.storage_path.as_os_str().is_empty()).then(|| h.storage_path.clone()),
+    }))
+}
+
+fn alerting(raw: &RawConfig) -> Result<AlertingSettings, String> {
+    let a = &raw.alerting;
+    if a.evaluation_interval.is_zero() || a.evaluation_interval.as_secs_f64() > MAX_INTERVAL_SECONDS
+    {
+        return Err(
+            "alerting.evaluation_interval: must be longer than 0 and at most a day, like \"1m\""
+                .into(),
+        );
+    }
+    if let Some(url) = &a.alertmanager_url {
+        check_url("alerting.alertmanager_url", url)?;
+    }
+    Ok(AlertingSettings {
+        rule_files: a.rule_files.clone(),
+        alertmanager_url: a.alertmanager_url.clone(),
+        console: a.console.unwrap_or(a.alertmanager_url.is_none()),
+        evaluation_interval: a.evaluation_interval,
+        reload_endpoint: a.reload_endpoint,
+    })
+}
+
+/// `[auth]` or the environment's credentials; both set is an error.
+fn auth(raw: &RawConfig, env: &Env) -> Result<Auth, String> {
+    let a = &raw.auth;
+    if a.user.is_empty() != a.password.is_empty() {
+        return Err(
+            "auth.user and auth.password go together (an empty password is refused)".into(),
+        );
+    }
+    if !a.user.is_empty() && !a.bearer_token.is_empty() {
+        return Err("auth: set either user and password or bearer_token, not both".into());
+    }
+    let from_env = Auth::from_lookup(env)?;
+    let from_file = if !a.bearer_token.is_empty() {
+        Auth::bearer(a.bearer_token.clone())
+    } else if !a.user.is_empty() {
+        Auth::basic(a.user.clone(), a.password.clone())
+    } else {
+        return Ok(from_env);
+    };
+    if from_env != Auth::None {
+        return Err(format!(
+            "credentials in both [auth] and the environment ({} or {}): set one",
+            tallyho_http::ENV_BASIC,
+            tallyho_http::ENV_BEARER
+        ));
+    }
+    Ok(from_file)
+}
+
+fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
+    let e = &raw.export;
+    for (key, url) in [
+        ("export.otlp_endpoint", &e.otlp_endpoint),
+        ("export.remote_write_url", &e.remote_write_url),
+        ("export.pushgateway_url", &e.pushgateway_url),
+    ] {
+        if let Some(url) = url {
+            check_url(key, url)?;
+        }
+    }
+    // Checked even without a target: a bad value is a mistake wherever it is.
+    if let Some(c) = e
+        .statsd_prefix
+        .chars()
+        .find(|c| matches!(c, ':' | '|' | '@' | '#' | ',') || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "export.statsd_prefix = {:?}: {c:?} would break the StatsD line format",
+            e.statsd_prefix
+        ));
+    }
+    if !(64..=65_507).contains(&e.statsd_max_datagram) {
+        return Err(format!(
+            "export.statsd_max_datagram = {}: must be between 64 and 65507 bytes",
+            e.statsd_max_datagram
+        ));
+    }
+    let statsd = match &e.statsd {
+        None => None,
+        Some(target) => {
+            check_host_port("export.statsd", target)?;
+            if feeds_itself(&raw.statsd, target) {
+                return Err(format!(
+                    "export.statsd = {target:?}: is this agent's own StatsD listener (statsd = {:?}); it would ingest its own output",
+                    raw.statsd
+                ));
+            }
+            Some(StatsdOut {
+                target: target.clone(),
+                prefix: e.statsd_prefix.clone(),
+                dogstatsd_tags: e.statsd_dogstatsd_tags,
+                max_datagram: e.statsd_max_datagram,
+            })
+        }
+    };
+    let identity = match (&e.instance, e.host_identity) {
+        (Some(i), _) if i.trim().is_empty() => {
+            return Err(format!(
+                "export.instance = {i:?}: must not be empty (leave it out for the host name)"
+            ))
+        }
+        (Some(_), false) => {
+            return Err(
+                "export.instance needs export.host_identity = true (false sends no instance)"
+                    .into(),
+            )
+        }
+        (Some(i), true) => Identity::Named(i.clone()),
+        (None, true) => Identity::Host,
+        (None, false) => Identity::Off,
+    };
+    let env_endpoint = [
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .iter()
+    .any(|k| env(k).is_some_and(|v| !v.is_empty()));
+    let otlp = (e.otlp_endpoint.is_some() || env_endpoint).then(|| OtlpSettings {
+        file_endpoint: if env_endpoint {
+            None
+        } else {
+            e.otlp_endpoint.clone()
+        },
+    });
+    Ok(ExportSettings {
+        console: e.console,
+        json_dir: e.json_dir.clone(),
+        csv_dir: e.csv_dir.clone(),
+        keep_files: if e.keep_files == 0 { 100 } else { e.keep_files },
+        otlp,
+        remote_write_url: e.remote_write_url.clone(),
+        pushgateway_url: e.pushgateway_url.clone(),
+        statsd,
+        identity,
+    })
+}
+
+fn http(raw: &RawConfig) -> Result<HttpSettings, String> {
+    let h = &raw.http;
+    check_seconds(
+        "http.header_timeout_seconds",
+        h.header_timeout_seconds,
+        0.1,
+        3600.0,
+    )?;
+    check_seconds(
+        "http.shutdown_timeout_seconds",
+        h.shutdown_timeout_seconds,
+        0.0,
+        600.0,
+    )?;
+    if !(1..=1_000_000).contains(&h.max_connections) {
+        return Err(format!(
+            "http.max_connections = {}: must be between 1 and 1000000",
+            h.max_connections
+        ));
+    }
+    if !(h.health_rate_limit.is_finite() && h.health_rate_limit >= 0.0) {
+        return Err(format!(
+            "http.health_rate_limit = {}: must be 0 (no limit) or a positive rate per second",
+            h.health_rate_limit
+        ));
+    }
+    Ok(HttpSettings {
+        max_connections: h.max_connections,
+        header_timeout: seconds(h.header_timeout_seconds),
+        shutdown_timeout: seconds(h.shutdown_timeout_seconds),
+        health_requires_auth: h.health_requires_auth,
+        health_rate_limit: (h.health_rate_limit > 0.0).then(|| RateLimit {
+            per_second: h.health_rate_limit,
+            burst: (h.health_rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
+        }),
+    })
+}
+
+fn statsd_input(raw: &RawConfig) -> Result<StatsdInput, String> {
+    let s = &raw.statsd_input;
+    if s.max_families == 0 {
+        return Err("statsd_input.max_families = 0: must be at least 1".into());
+    }
+    if !(4096..=1 << 30).contains(&s.recv_buffer_bytes) {
+        return Err(format!(
+            "statsd_input.recv_buffer_bytes = {}: must be between 4KiB and 1GiB",
+            s.recv_buffer_bytes
+        ));
+    }
+    Ok(s.clone())
+}
