@@ -8,9 +8,14 @@
 //! | [`write_json_str`]            | `"`, `\`, `\n`, `\r`, `\t`, other controls as `\u00XX` (JSON body, no quotes) |
 //!
 //! Everything else, tabs and non-ASCII included, passes through unchanged. Each function
-//! scans the bytes once and writes every unescaped run with a single `write_all`.
+//! scans the bytes once, eight at a time, and writes every unescaped run with a single
+//! `write_all`. The label value rule (which bytes, written as what) is
+//! `tallyho_names`' [`LABEL_VALUE_ESCAPES`] and [`label_value_escape`], the one the core
+//! crate stores series labels with; this is its writer-based, word-at-a-time form.
 
 use std::io::{self, Write};
+
+use tallyho_names::{label_value_escape, LABEL_VALUE_ESCAPES};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -71,16 +76,12 @@ where
 /// # Errors
 /// Any error from `w`.
 pub fn write_label_value<W: Write + ?Sized>(w: &mut W, s: &str) -> io::Result<()> {
+    let [a, b, c] = LABEL_VALUE_ESCAPES;
     write_escaped(
         w,
         s,
-        |word| has_byte(word, b'\\') || has_byte(word, b'"') || has_byte(word, b'\n'),
-        |b| match b {
-            b'\\' => Some(b"\\\\"),
-            b'"' => Some(b"\\\""),
-            b'\n' => Some(b"\\n"),
-            _ => None,
-        },
+        |word| has_byte(word, a) || has_byte(word, b) || has_byte(word, c),
+        label_value_escape,
     )
 }
 
@@ -212,6 +213,21 @@ mod tests {
     }
 
     #[test]
+    fn label_values_match_the_shared_rule() {
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c\nd",
+            "0123456789\\abcdef\"ghij\n🦀",
+            "\n\n\n\n\n\n\n\n\n",
+        ] {
+            let mut shared = Vec::new();
+            tallyho_names::escape_label_value(&mut shared, s);
+            assert_eq!(label(s).into_bytes(), shared, "{s:?}");
+        }
+    }
+
+    #[test]
     fn help_texts() {
         assert_eq!(help(r#"say "hi" \ bye"#), r#"say "hi" \\ bye"#);
         assert_eq!(help("a\nb"), "a\\nb");
@@ -240,6 +256,13 @@ mod tests {
             let escaped = label(&s);
             prop_assert!(!escaped.contains('\n'));
             prop_assert_eq!(unescape(&escaped, true), s);
+        }
+
+        #[test]
+        fn label_value_is_the_shared_escaping(s in any::<String>()) {
+            let mut shared = Vec::new();
+            tallyho_names::escape_label_value(&mut shared, &s);
+            prop_assert_eq!(label(&s).into_bytes(), shared);
         }
 
         #[test]

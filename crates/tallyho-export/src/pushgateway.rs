@@ -231,16 +231,11 @@ impl PushgatewayBuilder {
             .job
             .filter(|j| !j.is_empty())
             .ok_or(BuildError::MissingJob)?;
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in &self.grouping {
-            if !valid_label_name(name) || name == "job" || seen.contains(&name.as_str()) {
-                return Err(BuildError::InvalidLabel(name.clone()));
-            }
-            seen.push(name);
-        }
+        check_grouping(&self.grouping)?;
         // The base URL is checked as given, so the error shows what the user wrote.
         http::check_url(&base)?;
-        let host = (self.host_identity && !seen.contains(&"instance"))
+        let has_instance = self.grouping.iter().any(|(n, _)| n == "instance");
+        let host = (self.host_identity && !has_instance)
             .then(crate::env::hostname)
             .flatten();
         let pairs: Vec<(&str, &str)> = host
@@ -327,11 +322,57 @@ fn percent_encode(out: &mut String, s: &str) {
     }
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__` (reserved).
-fn valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    let first_ok = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') && !name.starts_with("__")
+/// Checks the grouping label names: each a label name by the shared rule
+/// ([`tallyho_names::label_name`]: `[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed, not `le`,
+/// `quantile` or `otel_metric_overflow`, which the Pushgateway would add to every pushed
+/// series), not `job` (the group's first part), and none twice.
+fn check_grouping(grouping: &[(String, String)]) -> Result<(), BuildError> {
+    for (i, (name, _)) in grouping.iter().enumerate() {
+        let repeated = grouping[..i].iter().any(|(n, _)| n == name);
+        if tallyho_names::label_name(name).is_err() || name == "job" || repeated {
+            return Err(BuildError::InvalidLabel(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouping(names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|n| ((*n).to_owned(), "v".to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn grouping_label_names() {
+        assert_eq!(check_grouping(&grouping(&[])), Ok(()));
+        assert_eq!(
+            check_grouping(&grouping(&["instance", "run_1", "_x"])),
+            Ok(())
+        );
+        for bad in [
+            "job",
+            "__x",
+            "1a",
+            "a-b",
+            "",
+            "le",
+            "quantile",
+            "otel_metric_overflow",
+        ] {
+            assert_eq!(
+                check_grouping(&grouping(&["ok", bad])),
+                Err(BuildError::InvalidLabel(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check_grouping(&grouping(&["a", "b", "a"])),
+            Err(BuildError::InvalidLabel("a".to_owned()))
+        );
+    }
 }

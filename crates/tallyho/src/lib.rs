@@ -37,7 +37,7 @@ mod read;
 mod registry;
 mod slot;
 mod snapshot;
-pub mod text;
+mod text;
 mod typed;
 mod visit;
 
@@ -61,4 +61,4 @@ pub use visit::{
 };
 
 /// The label that marks the series collecting label sets past a family's cardinality limit.
-pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
+pub const OVERFLOW_LABEL: &str = tallyho_names::OVERFLOW_LABEL;

@@ -1,4 +1,7 @@
 //! Validation of metric names, label names and units by the Prometheus rules.
+//!
+//! The rules themselves live in `tallyho-names`, shared with the macros and the exporters;
+//! this module maps what they find into [`Error`].
 
 use crate::Error;
 
@@ -8,27 +11,11 @@ use crate::Error;
 /// # Errors
 /// [`Error::InvalidMetricName`] naming the value and the rule it broke.
 pub fn metric_name(name: &str) -> Result<String, Error> {
-    let bad = |reason| Error::InvalidMetricName {
+    tallyho_names::metric_name(name).map_err(|problem| Error::InvalidMetricName {
         name: name.to_owned(),
-        reason,
-    };
-    let mut chars = name.chars();
-    match chars.next() {
-        None => return Err(bad("it is empty")),
-        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':' => {}
-        Some(c) if c.is_ascii_digit() => return Err(bad("it starts with a digit")),
-        Some(_) => return Err(bad("it starts with a character outside [a-zA-Z_:]")),
-    }
-    if chars.any(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.')) {
-        return Err(bad("it contains a character outside [a-zA-Z0-9_:.]"));
-    }
-    let mapped = name.replace('.', "_");
-    if mapped.starts_with("__") {
-        return Err(bad(
-            "names starting with \"__\" are reserved for Prometheus' internal use",
-        ));
-    }
-    Ok(mapped)
+        reason: problem.reason(),
+    })?;
+    Ok(name.replace('.', "_"))
 }
 
 /// Checks a label name: the Prometheus rule, and not reserved by a format.
@@ -36,37 +23,15 @@ pub fn metric_name(name: &str) -> Result<String, Error> {
 /// # Errors
 /// [`Error::InvalidLabelName`] or [`Error::ReservedLabelName`].
 pub fn label_name(name: &str) -> Result<(), Error> {
-    let bad = |reason| Error::InvalidLabelName {
-        name: name.to_owned(),
-        reason,
-    };
-    let mut chars = name.chars();
-    match chars.next() {
-        None => return Err(bad("it is empty")),
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        Some(c) if c.is_ascii_digit() => return Err(bad("it starts with a digit")),
-        Some(_) => return Err(bad("it starts with a character outside [a-zA-Z_]")),
-    }
-    if chars.any(|c| !(c.is_ascii_alphanumeric() || c == '_')) {
-        return Err(bad("it contains a character outside [a-zA-Z0-9_]"));
-    }
-    let reserved = |reason| Error::ReservedLabelName {
-        name: name.to_owned(),
-        reason,
-    };
-    if name.starts_with("__") {
-        return Err(reserved(
-            "names starting with \"__\" are for Prometheus' internal use",
-        ));
-    }
-    match name {
-        "le" => Err(reserved("\"le\" holds histogram bucket bounds")),
-        "quantile" => Err(reserved("\"quantile\" holds summary quantiles")),
-        crate::OVERFLOW_LABEL => Err(reserved(
-            "\"otel_metric_overflow\" marks the series that collects label sets past the cardinality limit",
-        )),
-        _ => Ok(()),
-    }
+    tallyho_names::label_name(name).map_err(|problem| {
+        let name = name.to_owned();
+        let reason = problem.reason();
+        if problem.is_reserved() {
+            Error::ReservedLabelName { name, reason }
+        } else {
+            Error::InvalidLabelName { name, reason }
+        }
+    })
 }
 
 /// Checks a unit: a non-empty fragment of `[a-zA-Z0-9_]`.
@@ -74,12 +39,9 @@ pub fn label_name(name: &str) -> Result<(), Error> {
 /// # Errors
 /// [`Error::InvalidUnit`].
 pub fn unit(unit: &str) -> Result<(), Error> {
-    if unit.is_empty() || !unit.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Error::InvalidUnit {
-            unit: unit.to_owned(),
-        });
-    }
-    Ok(())
+    tallyho_names::unit(unit).map_err(|_| Error::InvalidUnit {
+        unit: unit.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -119,6 +81,45 @@ mod tests {
                 "{reserved}"
             );
         }
+    }
+
+    #[test]
+    fn messages_are_unchanged() {
+        assert_eq!(
+            metric_name("9lives").unwrap_err().to_string(),
+            "invalid metric name \"9lives\": it starts with a digit (allowed: [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with \"__\", '.' is mapped to '_')"
+        );
+        assert_eq!(
+            metric_name("_.x").unwrap_err(),
+            Error::InvalidMetricName {
+                name: "_.x".into(),
+                reason: "names starting with \"__\" are reserved for Prometheus' internal use",
+            }
+        );
+        assert_eq!(
+            label_name("a-b").unwrap_err().to_string(),
+            "invalid label name \"a-b\": it contains a character outside [a-zA-Z0-9_] (allowed: [a-zA-Z_][a-zA-Z0-9_]*, not starting with \"__\")"
+        );
+        assert_eq!(
+            label_name("le").unwrap_err().to_string(),
+            "label name \"le\" is reserved: \"le\" holds histogram bucket bounds"
+        );
+        assert_eq!(
+            label_name("__x").unwrap_err().to_string(),
+            "label name \"__x\" is reserved: names starting with \"__\" are for Prometheus' internal use"
+        );
+        assert_eq!(
+            label_name(crate::OVERFLOW_LABEL).unwrap_err().to_string(),
+            "label name \"otel_metric_overflow\" is reserved: \"otel_metric_overflow\" marks the series that collects label sets past the cardinality limit"
+        );
+        assert_eq!(unit("seconds"), Ok(()));
+        assert_eq!(
+            unit(""),
+            Err(Error::InvalidUnit {
+                unit: String::new()
+            })
+        );
+        assert_eq!(unit("a b"), Err(Error::InvalidUnit { unit: "a b".into() }));
     }
 
     proptest! {

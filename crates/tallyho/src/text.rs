@@ -3,31 +3,8 @@
 //! A family series keeps its own labels as one byte string, `a="x",b="y"`, with values
 //! escaped (`\` → `\\`, `"` → `\"`, newline → `\n`), which is exactly the text both formats
 //! put between the braces. Encoders copy it; everything else decodes it. One allocation
-//! per series, and no escaping at collection time.
-
-/// Whether a byte must be escaped inside a label value.
-#[inline(always)]
-fn needs_escape(b: u8) -> bool {
-    matches!(b, b'\\' | b'"' | b'\n')
-}
-
-/// Appends `v` escaped as a label value (without quotes).
-pub fn escape_label_value(out: &mut Vec<u8>, v: &str) {
-    let bytes = v.as_bytes();
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if needs_escape(b) {
-            out.extend_from_slice(&bytes[run..i]);
-            out.extend_from_slice(match b {
-                b'\\' => b"\\\\",
-                b'"' => b"\\\"",
-                _ => b"\\n",
-            });
-            run = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[run..]);
-}
+//! per series, and no escaping at collection time. The escaping rule itself is
+//! `tallyho_names::escape_label_value`, shared with the encoders.
 
 /// `a * b` as 128 bits, folded to 64 by xor: the mixing step of the hash below.
 #[inline(always)]
@@ -96,7 +73,7 @@ pub(crate) fn render<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) ->
         }
         out.extend_from_slice(n.as_bytes());
         out.extend_from_slice(b"=\"");
-        escape_label_value(&mut out, v);
+        tallyho_names::escape_label_value(&mut out, v);
         out.push(b'"');
     }
     out.into_boxed_slice()
@@ -141,12 +118,7 @@ pub(crate) fn matches(rendered: &[u8], names: &[Box<str>], values: &[&str]) -> b
 fn matches_escaped(stored: &[u8], v: &[u8]) -> Option<usize> {
     let mut i = 0;
     for &b in v {
-        let want: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'"' => b"\\\"",
-            b'\n' => b"\\n",
-            _ => std::slice::from_ref(&b),
-        };
+        let want = tallyho_names::label_value_escape(b).unwrap_or(std::slice::from_ref(&b));
         if stored.get(i..i + want.len())? != want {
             return None;
         }

@@ -12,4 +12,7 @@ fn c() {}
 #[timed]
 fn café() {}
 
+#[counted(name = "_.hidden")]
+fn e() {}
+
 fn main() {}
