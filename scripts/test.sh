@@ -51,4 +51,7 @@ export TALLYHO_REQUIRE_TOOLS=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# Every crate with features builds with none, each alone and all (after clippy, which has
+# already checked the dependencies these combinations share).
+bash scripts/features.sh --quiet
 cargo test --workspace --all-features

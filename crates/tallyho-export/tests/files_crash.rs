@@ -9,12 +9,19 @@ use tallyho_export::{FileExporter, Pipeline};
 
 const CHILD_ENV: &str = "TALLYHO_FILES_CRASH_CHILD_DIR";
 
-/// In the child: export big snapshots as fast as possible until killed.
+/// The child process: exports big snapshots as fast as possible until killed.
+///
+/// Ignored, so a plain `cargo test` neither runs it nor counts it as a pass: the parent
+/// test starts this binary again with `--ignored --exact child_writer`.
 #[test]
+#[ignore = "child process of killed_mid_export_leaves_only_complete_files: started by it"]
 fn child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return; // Only does something when started by the parent test below.
-    };
+    let dir = std::env::var(CHILD_ENV).unwrap_or_else(|_| {
+        panic!(
+            "child_writer is the child process of killed_mid_export_leaves_only_complete_files \
+             and needs {CHILD_ENV} (the directory to write to); run that test instead"
+        )
+    });
     let r = Registry::new();
     let f = r
         .metric("rows", "Rows.")
@@ -39,7 +46,13 @@ fn killed_mid_export_leaves_only_complete_files() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &dir)
         .spawn()
         .unwrap();
@@ -53,12 +66,30 @@ fn killed_mid_export_leaves_only_complete_files() {
             .count()
     };
     while complete(&dir) < 3 {
+        // The child only ends when killed: an early exit means it never ran the export
+        // (not selected, or it panicked), which must fail here rather than pass.
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child exited by itself ({status}) instead of exporting until killed");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+        }
         assert!(Instant::now() < deadline, "the child wrote no files");
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(37));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the child must still be exporting when it is killed"
+    );
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{status}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
+    }
 
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {

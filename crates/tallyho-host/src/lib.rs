@@ -125,7 +125,7 @@
 //! With the `gpu` feature (on by default), NVIDIA GPUs are read through NVML, which
 //! `nvml-wrapper` loads at run time: building needs no NVIDIA software, and a machine
 //! without the driver or without a GPU simply has no GPU families
-//! ([`HostCollector::gpu_status`] says why). Per GPU, labelled `gpu` (the NVML index) and
+//! ([`HostCollector::gpu_state`] says why, [`HostCollector::gpu_status`] in words). Per GPU, labelled `gpu` (the NVML index) and
 //! `uuid`:
 //!
 //! | family                        | kind    | meaning                                     |
@@ -159,6 +159,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use tallyho::{FamilySnapshot, MetricKind};
+
+pub use gpu::{GpuOffReason, GpuState};
 
 /// Which names the families get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -389,9 +391,15 @@ impl HostCollector {
     }
 
     /// Whether GPU metrics are being read, or why not (disabled, built without the `gpu`
-    /// feature, NVML not found, no GPU).
+    /// feature, NVML not found, no GPU), as a message for a log: the
+    /// [`Display`](std::fmt::Display) form of [`gpu_state`](Self::gpu_state).
     pub fn gpu_status(&self) -> &str {
         self.gpu.status()
+    }
+
+    /// Whether GPU metrics are being read, or why not, as a value to branch on.
+    pub fn gpu_state(&self) -> &GpuState {
+        self.gpu.state()
     }
 
     /// The collectors whose families the last collection left out, with the reason

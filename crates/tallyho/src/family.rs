@@ -171,6 +171,10 @@ pub(crate) struct Core<M> {
     limit: usize,
     /// Random per family: the seed of [`text::hash_values`].
     seed: u64,
+    /// Tests only: the hash every label set gets instead of [`text::hash_values`], to make
+    /// distinct label sets collide on purpose (see [`Core::hash`]).
+    #[cfg(test)]
+    forced_hash: Option<u64>,
     index: Index,
     children: Arena<Child<M>>,
     len: AtomicUsize,
@@ -225,6 +229,8 @@ impl<M: Instrument> Family<M> {
             buckets,
             limit: limit.min(MAX_CARDINALITY),
             seed: foldhash::fast::RandomState::default().hash_one(0u64),
+            #[cfg(test)]
+            forced_hash: None,
             index: Index::new(),
             children: Arena::new(),
             len: AtomicUsize::new(0),
@@ -270,7 +276,7 @@ impl<M: Instrument> Family<M> {
         if values.len() != core.label_names.len() {
             return Err(core.label_count_error(values.len()));
         }
-        let hash = text::hash_values(core.seed, values);
+        let hash = core.hash(values);
         match core.find(hash, values) {
             Some((_, child)) => Ok(&child.metric),
             None => Ok(core.insert_slow(hash, values).1),
@@ -334,6 +340,18 @@ impl<M: Instrument> Family<M> {
 }
 
 impl<M: Instrument> Core<M> {
+    /// The hash of `values` in this family's index: [`text::hash_values`] with the
+    /// family's seed. Test builds alone can replace it by a constant (`forced_hash`); the
+    /// check is compiled out of every other build.
+    #[inline(always)]
+    fn hash(&self, values: &[&str]) -> u64 {
+        #[cfg(test)]
+        if let Some(h) = self.forced_hash {
+            return h;
+        }
+        text::hash_values(self.seed, values)
+    }
+
     fn label_count_error(&self, got: usize) -> Error {
         Error::LabelCount {
             metric: self.name.to_string(),
@@ -351,7 +369,7 @@ impl<M: Instrument> Core<M> {
         if values.len() != self.label_names.len() {
             return M::noop_ref();
         }
-        let hash = text::hash_values(self.seed, values);
+        let hash = self.hash(values);
         let (index, child) = match self.find(hash, values) {
             Some(found) => found,
             None => match self.insert_slow(hash, values) {
@@ -463,7 +481,7 @@ impl<M: Instrument> Core<M> {
             values.push(v.to_owned())
         });
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
-        text::hash_values(self.seed, &values)
+        self.hash(&values)
     }
 
     fn overflowed(&self) -> &M {
@@ -522,6 +540,28 @@ mod tests {
         Family::new("f", &["a", "b"], Buckets::default(), limit)
     }
 
+    /// A family in which every label set hashes to `hash`: same tag, same first slot, so
+    /// only comparing the values can tell two label sets apart.
+    fn colliding(limit: usize, hash: u64) -> Family<Counter> {
+        let mut f = fam(limit);
+        let core =
+            f.0.as_mut()
+                .and_then(Arc::get_mut)
+                .expect("a new family has one owner");
+        core.forced_hash = Some(hash);
+        f
+    }
+
+    /// Every series of `f` in creation order: its label text and its value.
+    fn series(f: &Family<Counter>) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        f.core().unwrap().for_each(|c, overflow| {
+            assert!(!overflow, "no overflow expected");
+            out.push((String::from_utf8_lossy(&c.key).into_owned(), c.metric.get()));
+        });
+        out
+    }
+
     #[test]
     fn arena_locate_covers_every_index() {
         assert_eq!(Arena::<u8>::locate(0), (0, 0));
@@ -558,12 +598,64 @@ mod tests {
     }
 
     #[test]
-    fn values_are_compared_not_just_hashed() {
+    fn values_split_at_another_boundary_are_distinct() {
         let f = fam(10);
         f.with(&["ab", "c"]).inc();
         f.with(&["a", "bc"]).add(2);
         assert_eq!(f.with(&["ab", "c"]).get(), 1);
         assert_eq!(f.with(&["a", "bc"]).get(), 2);
+    }
+
+    #[test]
+    fn values_are_compared_not_just_hashed() {
+        // Top bits (the tag) and bits 32+ (the first slot) both set: a full collision.
+        let f = colliding(10, 0xfe00_0003_0000_0007);
+        let core = f.core().unwrap();
+        let (x, y) = (["ab", "c"], ["a", "bc"]);
+        assert_eq!(
+            core.hash(&x),
+            core.hash(&y),
+            "the hook must force a collision"
+        );
+        assert_ne!(
+            text::hash_values(core.seed, &x),
+            text::hash_values(core.seed, &y),
+            "without the hook these differ"
+        );
+        f.with(&x).inc();
+        f.with(&y).add(2);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.with(&x).get(), 1);
+        assert_eq!(f.with(&y).get(), 2);
+        assert_eq!(f.with_static(&["a", "bc"]).get(), 2);
+        assert_eq!(
+            series(&f),
+            [
+                (r#"a="ab",b="c""#.to_owned(), 1),
+                (r#"a="a",b="bc""#.to_owned(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn colliding_label_sets_survive_growth() {
+        // 40 label sets on one probe chain: the table grows twice (16 -> 32 -> 64 slots),
+        // rehashing every child to the same forced hash.
+        let f = colliding(100, 0x8000_0000_0000_0000);
+        let core = f.core().unwrap();
+        assert_eq!(core.hash(&["0", "x"]), core.hash(&["39", "x"]));
+        for i in 0..40 {
+            f.with(&[&i.to_string(), "x"]).add(i + 1);
+        }
+        assert_eq!(f.len(), 40);
+        assert_eq!(core.index.current().len(), 64);
+        for i in 0..40 {
+            assert_eq!(f.with(&[&i.to_string(), "x"]).get(), i + 1);
+        }
+        let expected: Vec<(String, u64)> = (0..40)
+            .map(|i| (format!(r#"a="{i}",b="x""#), i + 1))
+            .collect();
+        assert_eq!(series(&f), expected);
     }
 
     #[test]
