@@ -257,3 +257,33 @@ fn handles_and_registries_are_send_and_sync() {
     is::<tallyho::Histogram>();
     is::<tallyho::Gauge>();
 }
+
+#[test]
+fn otel_sdk_disabled_makes_noop_handles() {
+    // The environment is a lookup: a map here, the process environment by default.
+    let env = |k: &str| (k == "OTEL_SDK_DISABLED").then(|| " TRUE".to_string());
+    let r = tallyho::Registry::builder()
+        .enabled_from_env(&env)
+        .build()
+        .unwrap();
+    assert!(!r.is_enabled());
+    let c = r.counter("c", "").unwrap();
+    c.inc();
+    assert_eq!(c.get(), 0);
+    for other in ["false", "1", "yes", ""] {
+        let env = move |k: &str| (k == "OTEL_SDK_DISABLED").then(|| other.to_string());
+        let r = tallyho::Registry::builder()
+            .enabled_from_env(&env)
+            .build()
+            .unwrap();
+        assert!(r.is_enabled(), "OTEL_SDK_DISABLED={other:?}");
+    }
+    // An explicit setting wins over the environment.
+    let r = tallyho::Registry::builder()
+        .enabled_from_env(&env)
+        .enabled(true)
+        .build()
+        .unwrap();
+    r.counter("c", "").unwrap().inc();
+    assert_eq!(r.snapshot().value("c", &[]), Some(1.0));
+}

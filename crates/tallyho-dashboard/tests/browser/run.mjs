@@ -62,7 +62,8 @@ async function overview(page) {
   await page.goto(`${base}/`, { waitUntil: "load" });
   await page.waitForFunction(() => {
     const s = window.__tallyho;
-    if (!s || !s.ready) return false;
+    // The call-outs load beside the charts, not before them: wait for both.
+    if (!s || !s.ready || !s.callouts) return false;
     const ids = [...document.querySelectorAll("#overview-charts [data-chart]")].map((e) => e.dataset.chart);
     return ids.length > 0 && ids.every((id) => s.charts[id] && s.charts[id].updated > 0);
   }, null, { timeout: 15000 });

@@ -151,6 +151,15 @@ impl RegistryBuilder {
         self
     }
 
+    /// Whether instruments record, as the environment `env` says (`OTEL_SDK_DISABLED=true`,
+    /// case-insensitive, turns recording off; any other value or none leaves it on, as the
+    /// OpenTelemetry specification says). `env` looks a variable up by name: a program's
+    /// own environment layer, or a test's map. Without this or [`enabled`](Self::enabled)
+    /// the process environment is read.
+    pub fn enabled_from_env(self, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        self.enabled(!sdk_disabled(env))
+    }
+
     /// Validates the settings and builds the registry.
     ///
     /// # Errors
@@ -159,7 +168,9 @@ impl RegistryBuilder {
     pub fn build(self) -> Result<Registry, Error> {
         let limit = self.limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT);
         check_limit(limit)?;
-        let enabled = self.enabled.unwrap_or_else(|| !sdk_disabled_by_env());
+        let enabled = self
+            .enabled
+            .unwrap_or_else(|| !sdk_disabled(&|k: &str| std::env::var(k).ok()));
         let prefix = if self.prefix.is_empty() {
             String::new()
         } else {
@@ -178,8 +189,9 @@ impl RegistryBuilder {
     }
 }
 
-fn sdk_disabled_by_env() -> bool {
-    std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+/// `OTEL_SDK_DISABLED=true` in `env`.
+fn sdk_disabled(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 fn check_limit(limit: usize) -> Result<(), Error> {
