@@ -403,7 +403,16 @@ fn put_replaces_the_group_post_merges_into_it_delete_removes_it() {
         .build()
         .unwrap();
     e.delete().unwrap();
-    assert!(gateway.group("merge").is_none());
+    // The Pushgateway answers a DELETE with 202 Accepted and applies it on its own
+    // queue: the group is gone soon after, not necessarily at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gateway.group("merge").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group is still there 5 s after the DELETE"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
