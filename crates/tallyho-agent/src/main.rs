@@ -116,7 +116,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Some(Command::Snapshot { format }) => snapshot(&config, &format),
+        Some(Command::Snapshot { format }) => snapshot(&config, &*env, &format),
         Some(Command::Query(q)) => query(&config, &q),
         _ => serve(&config, &env, cli.config.as_deref()),
     };
@@ -219,9 +219,12 @@ fn flags(cli: &Cli) -> Flags {
     }
 }
 
-fn registry(config: &Settings) -> anyhow::Result<Registry> {
+/// The agent's registry: the `service` label, `OTEL_SDK_DISABLED` read from `env`, and
+/// the host collector when `[host]` is on.
+fn registry(config: &Settings, env: &Env) -> anyhow::Result<Registry> {
     let registry = Registry::builder()
         .constant_label("service", config.service.clone())
+        .enabled_from_env(env)
         .build()?;
     if let Some(h) = &config.host {
         let host = tallyho_host::HostCollector::new(
@@ -235,8 +238,8 @@ fn registry(config: &Settings) -> anyhow::Result<Registry> {
     Ok(registry)
 }
 
-fn snapshot(config: &Settings, format: &str) -> anyhow::Result<()> {
-    let registry = registry(config)?;
+fn snapshot(config: &Settings, env: &Env, format: &str) -> anyhow::Result<()> {
+    let registry = registry(config, env)?;
     let snapshot = registry.snapshot();
     if format == "table" {
         let batch = tallyho_export::Batch {
@@ -286,7 +289,7 @@ fn serve(
     env: &Arc<Env>,
     config_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let registry = registry(config)?;
+    let registry = registry(config, &**env)?;
     let history = match &config.history {
         Some(cfg) => {
             let h = history::open(cfg).map_err(|e| anyhow::anyhow!(e))?;
