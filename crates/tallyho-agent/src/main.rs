@@ -336,6 +336,7 @@ fn serve(
         let limits = statsd::Limits {
             max_families: input.max_families,
             max_sets: input.max_sets,
+            series_ttl: input.series_ttl,
         };
         let ingest =
             statsd::Ingest::with_limits(&registry, limits)?.with_set_window(config.interval);

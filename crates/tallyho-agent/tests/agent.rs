@@ -221,3 +221,84 @@ fn host_metrics_in_both_namings() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idle_statsd_series_expire_and_busy_ones_stay() {
+    let dir = std::env::temp_dir().join(format!("tallyho-agent-ttl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"ttl\"\n[host]\nenabled = false\n[statsd_input]\nseries_ttl = \"1s\"\n[history]\nstorage_path = {:?}\n",
+            dir.join("data")
+        ),
+    )
+    .unwrap();
+    let (http, udp) = (free_port(), free_udp_port());
+    let _agent = Agent(
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{http}")])
+            .args(["--statsd", &format!("127.0.0.1:{udp}")])
+            .args(["--interval", "3600"])
+            .env("RUST_LOG", "warn")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_up(http);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |d: &str| client.send_to(d.as_bytes(), ("127.0.0.1", udp)).unwrap();
+    send("pool.size:3|g|#pool:idle\npool.size:4|g|#pool:busy\nbusy.count:1|c");
+    let idle = "pool_size{service=\"ttl\",pool=\"idle\"} ";
+    let busy = "pool_size{service=\"ttl\",pool=\"busy\"} ";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while sample(&text, idle).is_none()
+        || sample(&text, "busy_count_total{service=\"ttl\"} ").is_none()
+    {
+        assert!(Instant::now() < deadline, "lines not seen:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+        text = http_get(http, "/metrics").unwrap_or_default();
+    }
+    // Keep one series busy (the same gauge value, and a counter), scraping as we go: each
+    // scrape sweeps. The idle series must go within a few sweeps past its second.
+    let mut sent = 1.0;
+    let started = Instant::now();
+    while sample(&text, idle).is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the idle series did not expire:\n{text}"
+        );
+        send("pool.size:4|g|#pool:busy\nbusy.count:1|c");
+        sent += 1.0;
+        std::thread::sleep(Duration::from_millis(200));
+        text = http_get(http, "/metrics").unwrap_or_default();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "expired too early: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sample(&text, busy), Some(4.0), "{text}");
+    let count = sample(&text, "busy_count_total{service=\"ttl\"} ").unwrap();
+    assert!(
+        count >= sent - 1.0 && count <= sent,
+        "{count} of {sent} sent\n{text}"
+    );
+    // The expired series comes back from its next line, with the new value only.
+    send("pool.size:9|g|#pool:idle");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sample(&text, idle) != Some(9.0) {
+        assert!(
+            Instant::now() < deadline,
+            "the idle series did not return:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        text = http_get(http, "/metrics").unwrap_or_default();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ use tallyho_agent::statsd::{self, Ingest, Limits};
 const LIMITS: Limits = Limits {
     max_families: 20,
     max_sets: 5,
+    series_ttl: std::time::Duration::from_secs(300),
 };
 
 /// Decodes the corpus escapes `\n`, `\r`, `\\` and `\xNN`.

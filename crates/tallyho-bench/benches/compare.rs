@@ -488,6 +488,15 @@ fn labels_2_runtime(c: &mut Criterion) {
         g.bench_function("tallyho", |b| {
             b.iter(|| black_box(&family).with(&[method, code]).inc())
         });
+        // The family whose series can be removed and expire: a shard's read lock and an
+        // owned handle per lookup.
+        let expiring = r
+            .metric("requests_expiring", "Requests.")
+            .expiring_family::<tallyho::Counter>(&["method", "code"], Duration::from_secs(300))
+            .expect("valid family");
+        g.bench_function("tallyho_expiring", |b| {
+            b.iter(|| black_box(&expiring).with(&[method, code]).inc())
+        });
     }
     {
         let recorder = metrics_recorder();
@@ -943,10 +952,56 @@ fn encode_10k(c: &mut Criterion) {
     g.finish();
 }
 
+/// What an idle sweep costs over 100,000 series of an expiring family: the steady state
+/// (every series seen, none idle long enough) and a sweep that expires all of them.
+#[cfg(feature = "tallyho")]
+fn expiry_sweep_100k(c: &mut Criterion) {
+    const N: usize = 100_000;
+    const IDLE: Duration = Duration::from_secs(60);
+    let mut g = c.benchmark_group("expiry_sweep_100k");
+    let values: Vec<String> = (0..N).map(|i| format!("s{i}")).collect();
+    let make = || {
+        let r = tallyho::Registry::builder()
+            .cardinality_limit(N)
+            .build()
+            .expect("valid registry");
+        let f = r
+            .metric("sessions", "Sessions.")
+            .expiring_family::<tallyho::Counter>(&["session"], IDLE)
+            .expect("valid family");
+        for v in &values {
+            f.with(&[v]).inc();
+        }
+        f
+    };
+    let t0 = Instant::now() + Duration::from_secs(3600);
+    let f = make();
+    f.sweep_at(t0);
+    g.bench_function("tallyho_none_idle", |b| {
+        b.iter(|| assert_eq!(black_box(&f).sweep_at(t0), 0))
+    });
+    g.sample_size(10);
+    g.bench_function("tallyho_all_idle", |b| {
+        b.iter_batched(
+            || {
+                let f = make();
+                f.sweep_at(t0);
+                f
+            },
+            |f| assert_eq!(f.sweep_at(t0 + IDLE), N),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "tallyho"))]
+fn expiry_sweep_100k(_: &mut Criterion) {}
+
 criterion_group! {
     name = benches;
     config = config();
     targets = counter_inc, counter_inc_2threads, counter_inc_16threads, labels_2_literal, labels_2_runtime,
-        labels_typed, histogram_observe, encode_10k
+        labels_typed, histogram_observe, encode_10k, expiry_sweep_100k
 }
 criterion_main!(benches);

@@ -61,6 +61,12 @@ impl std::fmt::Debug for Counter {
 impl Sealed for Counter {}
 impl Instrument for Counter {
     const KIND: MetricKind = MetricKind::Counter;
+    fn fingerprint(&self) -> u64 {
+        self.get()
+    }
+    fn shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &COUNTER_NOOP
     }
@@ -173,6 +179,14 @@ impl Sealed for CounterF64 {}
 impl Instrument for CounterF64 {
     const KIND: MetricKind = MetricKind::Counter;
     const REFUSES: bool = true;
+    fn fingerprint(&self) -> u64 {
+        self.get().to_bits() ^ CounterF64::refused(self).rotate_left(32)
+    }
+    fn shared(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &COUNTER_F64_NOOP
     }

@@ -84,6 +84,12 @@ impl std::fmt::Debug for Gauge {
 impl Sealed for Gauge {}
 impl Instrument for Gauge {
     const KIND: MetricKind = MetricKind::Gauge;
+    fn fingerprint(&self) -> u64 {
+        self.get().to_bits()
+    }
+    fn shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &GAUGE_NOOP
     }
@@ -167,6 +173,12 @@ impl std::fmt::Debug for GaugeI64 {
 impl Sealed for GaugeI64 {}
 impl Instrument for GaugeI64 {
     const KIND: MetricKind = MetricKind::Gauge;
+    fn fingerprint(&self) -> u64 {
+        self.get() as u64
+    }
+    fn shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &GAUGE_I64_NOOP
     }
@@ -239,6 +251,12 @@ impl std::fmt::Debug for UpDownCounter {
 impl Sealed for UpDownCounter {}
 impl Instrument for UpDownCounter {
     const KIND: MetricKind = MetricKind::UpDownCounter;
+    fn fingerprint(&self) -> u64 {
+        self.get() as u64
+    }
+    fn shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &UP_DOWN_NOOP
     }

@@ -482,6 +482,13 @@ impl Instrument for Histogram {
     fn refused(&self) -> u64 {
         Histogram::refused(self)
     }
+    fn fingerprint(&self) -> u64 {
+        let (count, _) = self.count_and_sum();
+        count ^ Histogram::refused(self).rotate_left(32)
+    }
+    fn shared(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| Arc::strong_count(a) > 1)
+    }
     fn noop_ref() -> &'static Self {
         &HISTOGRAM_NOOP
     }

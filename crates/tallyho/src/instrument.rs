@@ -37,6 +37,13 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     /// walk over a family's children otherwise).
     #[doc(hidden)]
     const REFUSES: bool = false;
+    /// A number that changes whenever a recording changes the value (the value's bits;
+    /// a histogram's count and refusals): how an idle sweep tells a series moved.
+    #[doc(hidden)]
+    fn fingerprint(&self) -> u64;
+    /// Whether another handle to the same instrument exists.
+    #[doc(hidden)]
+    fn shared(&self) -> bool;
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;

@@ -105,6 +105,10 @@ pub struct StatsdInput {
     /// `net.core.rmem_max`).
     #[serde(deserialize_with = "recv_buffer")]
     pub recv_buffer_bytes: u64,
+    /// A series (name and tag values) no line updated for this long stops being exported
+    /// and frees its memory (`"5m"`, or seconds; `"0"` keeps series for ever).
+    #[serde(deserialize_with = "series_ttl")]
+    pub series_ttl: Duration,
 }
 
 impl Default for StatsdInput {
@@ -113,8 +117,15 @@ impl Default for StatsdInput {
             max_families: 10_000,
             max_sets: 1_000,
             recv_buffer_bytes: 8 << 20,
+            series_ttl: Duration::from_secs(300),
         }
     }
+}
+
+fn series_ttl<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let raw = Raw::deserialize(d)?;
+    units::parse_duration(&raw.0)
+        .map_err(|e| de::Error::custom(format!("statsd_input.series_ttl: {e}")))
 }
 
 fn recv_buffer<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

@@ -3,16 +3,18 @@
 
 use std::collections::HashMap;
 
-use tallyho::{Buckets, CounterF64, Family, Gauge, Histogram};
+use std::time::Duration;
+
+use tallyho::{Buckets, CounterF64, ExpiringFamily, Gauge, Histogram};
 
 use super::ingest::{Ingest, Refusal};
 use super::names::{rendered, sanitize_name, sanitize_tag_key};
 
 /// A registered StatsD metric.
 pub(super) enum Instrument {
-    Counter(Family<CounterF64>),
-    Gauge(Family<Gauge>),
-    Histogram(Family<Histogram>),
+    Counter(ExpiringFamily<CounterF64>),
+    Gauge(ExpiringFamily<Gauge>),
+    Histogram(ExpiringFamily<Histogram>),
 }
 
 #[derive(Hash, PartialEq, Eq, Clone, Copy, Debug)]
@@ -36,7 +38,7 @@ pub(super) struct Entry {
     pub(super) name_changed: bool,
     pub(super) keys_changed: bool,
     /// A counter's `<name>_decrements`, made on its first negative value.
-    pub(super) decrements: Option<Family<CounterF64>>,
+    pub(super) decrements: Option<ExpiringFamily<CounterF64>>,
 }
 
 #[derive(Default)]
@@ -179,7 +181,7 @@ impl Ingest {
                 &name,
                 "From StatsD: the magnitudes of negative counter increments.",
             )
-            .family(&keys)
+            .expiring_family(&keys, self.ttl())
             .map_err(|_| None)?;
         families.claim(names, &owner);
         families.companions += 1;
@@ -187,6 +189,14 @@ impl Ingest {
             entry.decrements = Some(family);
         }
         Ok(())
+    }
+
+    /// How long a series may go without a line before it expires.
+    fn ttl(&self) -> Duration {
+        match self.limits.series_ttl {
+            Duration::ZERO => Duration::MAX,
+            ttl => ttl,
+        }
     }
 
     fn register(
@@ -197,19 +207,20 @@ impl Ingest {
     ) -> Result<Instrument, tallyho::Error> {
         let help = "From StatsD.";
         let r = &self.registry;
+        let ttl = self.ttl();
         Ok(match kind {
-            Kind2::Counter => Instrument::Counter(r.metric(name, help).family(keys)?),
-            Kind2::Gauge => Instrument::Gauge(r.metric(name, help).family(keys)?),
+            Kind2::Counter => Instrument::Counter(r.metric(name, help).expiring_family(keys, ttl)?),
+            Kind2::Gauge => Instrument::Gauge(r.metric(name, help).expiring_family(keys, ttl)?),
             Kind2::Timing => Instrument::Histogram(
                 r.metric(name, help)
                     .unit("seconds")
                     .buckets(Buckets::default_seconds())
-                    .family(keys)?,
+                    .expiring_family(keys, ttl)?,
             ),
             Kind2::Histogram => Instrument::Histogram(
                 r.metric(name, help)
                     .buckets(Buckets::exponential(0.001, 4.0, 16)?)
-                    .family(keys)?,
+                    .expiring_family(keys, ttl)?,
             ),
         })
     }

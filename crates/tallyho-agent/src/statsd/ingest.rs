@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tallyho::{CounterF64, Family, Gauge, Registry};
+use tallyho::{CounterF64, ExpiringFamily, Family, Gauge, Registry};
 
 use super::admit::{Families, FamilyKey, Instrument, Kind2};
 use super::names::rendered;
@@ -19,6 +19,9 @@ pub struct Limits {
     /// Distinct sets (name and tag values) with an open window; members of new ones
     /// beyond are refused.
     pub max_sets: usize,
+    /// A series no line updated for this long expires: it stops being exported and its
+    /// memory is freed (`Duration::ZERO` keeps series for ever).
+    pub series_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_families: 10_000,
             max_sets: 1_000,
+            series_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -262,7 +266,7 @@ impl Ingest {
         let recorded = match &entry.instrument {
             Instrument::Counter(f) => self.add(f, entry.decrements.as_ref(), l, &values),
             Instrument::Gauge(f) if l.kind == Kind::Set => self.add_member(f, l, &values, now),
-            Instrument::Gauge(f) => self.set_gauge(f.with(&values), l),
+            Instrument::Gauge(f) => self.set_gauge(&f.with(&values), l),
             Instrument::Histogram(f) => {
                 let h = f.with(&values);
                 let scale = if l.kind == Kind::Timing { 1e-3 } else { 1.0 };
@@ -294,8 +298,8 @@ impl Ingest {
     /// to its decrements. Nothing is added when a sum would overflow.
     fn add(
         &self,
-        counter: &Family<CounterF64>,
-        decrements: Option<&Family<CounterF64>>,
+        counter: &ExpiringFamily<CounterF64>,
+        decrements: Option<&ExpiringFamily<CounterF64>>,
         l: &Line<'_>,
         values: &[&str],
     ) -> Result<(), Refusal> {
@@ -310,7 +314,7 @@ impl Ingest {
         let c = counter.with(values);
         let d = decrements.map(|f| f.with(values));
         let finite = |x: f64| x.is_finite();
-        if !finite(c.get() + up) || !d.map_or(true, |d| finite(d.get() + down)) {
+        if !finite(c.get() + up) || !d.as_ref().map_or(true, |d| finite(d.get() + down)) {
             return Err(Refusal::Overflow);
         }
         if up > 0.0 || down == 0.0 {
@@ -342,7 +346,7 @@ impl Ingest {
 
     fn add_member(
         &self,
-        gauge: &Family<Gauge>,
+        gauge: &ExpiringFamily<Gauge>,
         l: &Line<'_>,
         values: &[&str],
         now: Instant,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tallyho::{Family, Gauge};
+use tallyho::{ExpiringFamily, Gauge};
 
 use super::Distinct;
 
@@ -14,7 +14,7 @@ pub const DEFAULT_SET_WINDOW: Duration = Duration::from_secs(15);
 struct Window {
     members: Distinct,
     opened: Instant,
-    gauge: Family<Gauge>,
+    gauge: ExpiringFamily<Gauge>,
     values: Vec<String>,
 }
 
@@ -54,7 +54,7 @@ impl Sets {
         &mut self,
         key: String,
         member: &str,
-        gauge: &Family<Gauge>,
+        gauge: &ExpiringFamily<Gauge>,
         values: &[&str],
         now: Instant,
     ) -> Result<(), Full> {

@@ -219,6 +219,7 @@ fn sets_count_distinct_members_per_window() {
     let r = Registry::new();
     let limits = Limits {
         max_families: 100,
+        series_ttl: std::time::Duration::from_secs(300),
         max_sets: 1,
     };
     let i = Ingest::with_limits(&r, limits)
@@ -254,6 +255,7 @@ fn sets_count_distinct_members_per_window() {
 fn new_names_past_the_limit_are_refused_and_counted() {
     let limits = Limits {
         max_families: 100,
+        series_ttl: std::time::Duration::from_secs(300),
         max_sets: 3,
     };
     let r = Registry::new();

@@ -137,6 +137,35 @@ impl MetricBuilder<'_> {
         Ok(handle.unwrap_or_else(Family::noop))
     }
 
+    /// A labelled family whose series can be removed, cleared, and expire after `idle`
+    /// without recordings or lookups (see [`ExpiringFamily`]); `Duration::MAX` never
+    /// expires anything.
+    ///
+    /// # Errors
+    /// As [`family`](Self::family).
+    pub fn expiring_family<M: Instrument + Clone>(
+        self,
+        labels: &[&str],
+        idle: Duration,
+    ) -> Result<ExpiringFamily<M>, Error> {
+        let kind = M::KIND;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        self.check_labels(&full, labels)?;
+        let limit = self.limit.unwrap_or(self.registry.shared.limit);
+        check_limit(limit)?;
+        let buckets = self.buckets_or_default();
+        let signature = format!("expiring after {idle:?} {}", self.signature::<M>(labels));
+        let meta = self.meta(&full, kind, signature);
+        if !self.registry.shared.enabled {
+            return Ok(ExpiringFamily::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let f = ExpiringFamily::<M>::new(&full, labels, buckets, limit, idle);
+            (Some(f.clone()), Arc::new(f) as Arc<dyn Readable>)
+        })?;
+        Ok(handle.unwrap_or_else(ExpiringFamily::noop))
+    }
+
     /// A family over a typed [`LabelSet`]: all `L::COUNT` series exist from the start and
     /// a lookup is an array index.
     ///

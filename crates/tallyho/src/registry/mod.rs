@@ -11,8 +11,9 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use crate::expiring::ExpiringFamily;
 use crate::family::{Family, MAX_CARDINALITY};
 use crate::instrument::Instrument;
 use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
