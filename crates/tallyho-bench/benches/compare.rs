@@ -952,6 +952,51 @@ fn encode_10k(c: &mut Criterion) {
     g.finish();
 }
 
+/// One observation into a base-2 exponential histogram at OpenTelemetry's defaults (160
+/// buckets, scale 20), values spread over four decades so the scale settles; tallyho's
+/// classic histogram beside it for the price of adaptivity.
+fn exp_histogram_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("exp_histogram_observe");
+    #[cfg(feature = "tallyho")]
+    {
+        let r = tallyho::Registry::new();
+        let h = r
+            .metric("latency", "Latency.")
+            .unit("seconds")
+            .exponential_histogram()
+            .expect("valid histogram");
+        g.bench_function("tallyho", |b| {
+            b.iter_custom(|iters| observe_cycle(iters, |v| black_box(&h).observe(v)))
+        });
+    }
+    {
+        use opentelemetry_sdk::metrics::{
+            Aggregation, Instrument, ManualReader, SdkMeterProvider, Stream,
+        };
+        let provider = SdkMeterProvider::builder()
+            .with_reader(ManualReader::builder().build())
+            .with_view(|_: &Instrument| {
+                Stream::builder()
+                    .with_aggregation(Aggregation::Base2ExponentialHistogram {
+                        max_size: 160,
+                        max_scale: 20,
+                        record_min_max: true,
+                    })
+                    .build()
+                    .ok()
+            })
+            .build();
+        let h = provider
+            .meter("bench")
+            .f64_histogram("latency_seconds")
+            .build();
+        g.bench_function("opentelemetry_sdk", |b| {
+            b.iter_custom(|iters| observe_cycle(iters, |v| black_box(&h).record(v, &[])))
+        });
+    }
+    g.finish();
+}
+
 /// What an idle sweep costs over 100,000 series of an expiring family: the steady state
 /// (every series seen, none idle long enough) and a sweep that expires all of them.
 #[cfg(feature = "tallyho")]
@@ -1002,6 +1047,6 @@ criterion_group! {
     name = benches;
     config = config();
     targets = counter_inc, counter_inc_2threads, counter_inc_16threads, labels_2_literal, labels_2_runtime,
-        labels_typed, histogram_observe, encode_10k, expiry_sweep_100k
+        labels_typed, histogram_observe, encode_10k, expiry_sweep_100k, exp_histogram_observe
 }
 criterion_main!(benches);

@@ -122,6 +122,7 @@ mod tests {
             counts: &[1, 2, 3],
             sum: 4.0,
             count: 6,
+            exponential: None,
         };
         let got: Vec<_> = buckets(&h).collect();
         assert_eq!(got, [(0.5, 1), (1.0, 3), (f64::INFINITY, 6)]);
@@ -131,6 +132,7 @@ mod tests {
             counts: &[],
             sum: 0.0,
             count: 0,
+            exponential: None,
         };
         let got: Vec<_> = buckets(&short).collect();
         assert_eq!(got, [(f64::INFINITY, 0)]);

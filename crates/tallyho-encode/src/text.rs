@@ -161,6 +161,7 @@ mod tests {
             counts,
             sum: 0.0,
             count: counts.iter().sum(),
+            exponential: None,
         };
         let mut buf = Vec::new();
         write_buckets(&mut buf, b"h", b"a=\"b\"", &h, cache).unwrap();

@@ -97,6 +97,24 @@ fn registry() -> Registry {
     for v in [-0.5, -0.05, 0.02, 0.3] {
         offsets.observe(v);
     }
+    // Exponential histograms reach these formats as their classic view: one bucket per
+    // exponential bucket, its upper bound as `le`.
+    let native = r
+        .metric("exp_latency", "Latency, exponential buckets.")
+        .unit("seconds")
+        .exponential(tallyho::ExpConfig::default().max_buckets(20).unwrap())
+        .exponential_histogram()
+        .unwrap();
+    for v in [0.0, 0.001, 0.003, 0.25, 7.0, f64::NAN] {
+        native.observe(v);
+    }
+    let signed = r
+        .metric("exp_offset", "Offsets, exponential buckets.")
+        .exponential_histogram()
+        .unwrap();
+    for v in [-2.0, -0.5, 0.0, 0.5, 3.0] {
+        signed.observe(v);
+    }
     let f = r
         .metric("requests", "Requests by label.")
         .counter_family(&["path", "code"])

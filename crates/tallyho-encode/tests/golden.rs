@@ -26,6 +26,7 @@ fn histogram(bounds: &[f64], counts: &[u64], sum: f64) -> SeriesValue {
         counts: counts.to_vec(),
         sum,
         count: counts.iter().sum(),
+        exponential: None,
     })
 }
 

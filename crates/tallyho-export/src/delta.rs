@@ -67,6 +67,30 @@ fn diff(now: &SeriesValue, prev: &SeriesValue) -> SeriesValue {
         }
         (SeriesValue::Gauge(n), SeriesValue::Gauge(p)) => SeriesValue::Gauge(sub(*n, *p, false)),
         (SeriesValue::Histogram(n), SeriesValue::Histogram(p))
+            if n.exponential.is_some() || p.exponential.is_some() =>
+        {
+            // Exponential buckets: subtracted at the lower of the two scales.
+            let delta = n
+                .exponential
+                .as_ref()
+                .zip(p.exponential.as_ref())
+                .filter(|_| n.count >= p.count)
+                .and_then(|(a, b)| a.minus(b));
+            match delta {
+                Some(d) => {
+                    let (bounds, counts) = d.classic();
+                    SeriesValue::Histogram(HistogramData {
+                        bounds,
+                        counts,
+                        sum: n.sum - p.sum,
+                        count: n.count - p.count,
+                        exponential: Some(d),
+                    })
+                }
+                None => now.clone(),
+            }
+        }
+        (SeriesValue::Histogram(n), SeriesValue::Histogram(p))
             if n.bounds == p.bounds && n.count >= p.count =>
         {
             SeriesValue::Histogram(HistogramData {
@@ -79,6 +103,7 @@ fn diff(now: &SeriesValue, prev: &SeriesValue) -> SeriesValue {
                     .collect(),
                 sum: n.sum - p.sum,
                 count: n.count - p.count,
+                exponential: None,
             })
         }
         // A reset or a changed shape: everything now is new.
@@ -129,6 +154,38 @@ mod tests {
         assert_eq!((hd.count, hd.sum, hd.counts), (1, 2.0, vec![0, 1]));
         let third = d.delta(&r.snapshot(), t0);
         assert_eq!(third.value("c", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn exponential_histograms_subtract_across_a_scale_change() {
+        let r = Registry::new();
+        let h = r
+            .metric("e", "")
+            .exponential(tallyho::ExpConfig::default().max_buckets(8).unwrap())
+            .exponential_histogram()
+            .unwrap();
+        let mut d = DeltaState::default();
+        let t0 = SystemTime::now();
+        h.observe(1.5);
+        h.observe(1.6);
+        let _ = d.delta(&r.snapshot(), t0);
+        // A value far away lowers the scale; the delta holds it alone.
+        h.observe(300.0);
+        let second = d.delta(&r.snapshot(), t0);
+        let hd = second.family("e").unwrap().series[0]
+            .value
+            .as_histogram()
+            .unwrap()
+            .clone();
+        let e = hd.exponential.expect("still exponential");
+        assert_eq!((hd.count, hd.sum), (1, 300.0));
+        assert_eq!(e.count(), 1);
+        assert_eq!(e.positive.iter().filter(|&&c| c > 0).count(), 1);
+        assert_eq!(
+            hd.counts.iter().sum::<u64>(),
+            1,
+            "the classic view of the delta"
+        );
     }
 
     #[test]

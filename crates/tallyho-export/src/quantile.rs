@@ -40,6 +40,7 @@ mod tests {
             counts: vec![2, 3, 4, 1, 0],
             sum: 6.0,
             count: 10,
+            exponential: None,
         };
         assert!((quantile(&h, 0.75).unwrap() - 0.8125).abs() < 1e-12);
         assert!((quantile(&h, 0.5).unwrap() - 0.5).abs() < 1e-12);

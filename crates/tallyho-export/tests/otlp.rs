@@ -14,6 +14,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     NumberDataPoint,
 };
 use prost::Message;
+use tallyho::ExpConfig;
 use tallyho::{
     Buckets, FamilySnapshot, HistogramData, MetricKind, Registry, Series, SeriesValue, Snapshot,
     OVERFLOW_LABEL,
@@ -331,6 +332,53 @@ fn every_kind_maps_with_exact_values() {
 }
 
 #[test]
+fn exponential_histograms_arrive_as_otlp_exponential_histograms() {
+    let rx = Receiver::start();
+    let r = Registry::new();
+    let h = r
+        .metric("rtt", "Round trips.")
+        .unit("seconds")
+        .exponential(ExpConfig::default().max_buckets(16).unwrap())
+        .exponential_histogram()
+        .unwrap();
+    let values = [0.0, 0.010, 0.012, 0.013, 0.2, 0.9];
+    for v in values {
+        h.observe(v);
+    }
+    let mut exporter = rx.exporter().build().unwrap();
+    exporter
+        .export(&batch(r.snapshot(), Temporality::Cumulative))
+        .unwrap();
+    let m = metric(&rx.requests(), "rtt_seconds");
+    assert_eq!(m.unit, "s");
+    let Some(Data::ExponentialHistogram(e)) = &m.data else {
+        panic!("not an exponential histogram: {:?}", m.data)
+    };
+    let p = &e.data_points[0];
+    assert_eq!(p.count, 6);
+    assert_eq!(p.zero_count, 1);
+    assert!((p.sum.unwrap() - 1.135).abs() < 1e-12);
+    assert_eq!((p.min, p.max), (Some(0.0), Some(0.9)));
+    let pos = p.positive.as_ref().unwrap();
+    assert!(pos.bucket_counts.len() <= 16);
+    // Each value is where the OpenTelemetry mapping puts it at the scale sent:
+    // index = ceil(log2(v) * 2^scale) - 1.
+    let mut want = std::collections::BTreeMap::new();
+    for v in values.iter().filter(|v| **v > 0.0) {
+        let i = (v.log2() * 2f64.powi(p.scale)).ceil() as i32 - 1;
+        *want.entry(i).or_insert(0u64) += 1;
+    }
+    let got: std::collections::BTreeMap<i32, u64> = pos
+        .bucket_counts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c > 0)
+        .map(|(j, c)| (pos.offset + j as i32, *c))
+        .collect();
+    assert_eq!(got, want, "scale {}", p.scale);
+}
+
+#[test]
 fn integers_saturate_and_kinds_follow_the_family() {
     let rx = Receiver::start();
     let time = SystemTime::now();
@@ -351,6 +399,7 @@ fn integers_saturate_and_kinds_follow_the_family() {
                         counts: vec![0],
                         sum: 0.0,
                         count: 0,
+                        exponential: None,
                     }),
                 }],
                 ..FamilySnapshot::new("empty_hist", "Empty.", MetricKind::Histogram)

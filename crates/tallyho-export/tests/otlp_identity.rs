@@ -205,6 +205,7 @@ fn sums_without_a_start_never_arrive_with_zero() {
                     counts: vec![1, 0],
                     sum: 0.5,
                     count: 1,
+                    exponential: None,
                 }),
             }],
             ..FamilySnapshot::new("took", "Took.", MetricKind::Histogram)

@@ -108,6 +108,7 @@ fn histogram<'a, 'b: 'a>(
         counts: &h.counts,
         sum: h.sum,
         count: h.count,
+        exponential: None,
     };
     // Finite buckets as counted; `+Inf` is always the count.
     for ((_, cumulative), le) in value.cumulative().zip(les) {
@@ -171,6 +172,7 @@ mod tests {
             counts: counts.to_vec(),
             sum: 4.5,
             count: counts.iter().sum(),
+            exponential: None,
         })
     }
 

@@ -51,6 +51,7 @@ impl Collector for HistoryMetrics {
                 count: counts.iter().sum(),
                 counts,
                 sum: q.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+                exponential: None,
             }),
         });
         vec![

@@ -27,6 +27,11 @@ fn two_days(
             check(&h, &st);
         }
     }
+    // Blocks are cut on a background thread: let the last one finish (and retention run
+    // after it) before the callers read the final state.
+    h.wait_for_blocks();
+    let st = h.stats();
+    max_total = max_total.max(st.head_bytes + st.disk_bytes);
     (h, max_total)
 }
 

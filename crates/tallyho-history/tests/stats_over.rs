@@ -49,6 +49,7 @@ fn histogram(counts: [u64; 4], sum: f64, op: &str) -> Series {
             counts: counts.to_vec(),
             sum,
             count: counts.iter().sum(),
+            exponential: None,
         }),
     }
 }

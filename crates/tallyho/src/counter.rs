@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::adder::{Adder, FloatOp, SatOp};
+use crate::instrument::Shape;
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
-use crate::{Buckets, Error};
+use crate::Error;
 
 /// A total that only goes up, such as jobs processed or bytes sent.
 ///
@@ -73,7 +74,7 @@ impl Instrument for Counter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Shape) -> Self {
         Counter(Some(Arc::new(Adder::new())))
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
@@ -193,7 +194,7 @@ impl Instrument for CounterF64 {
     fn is_noop(&self) -> bool {
         self.inner.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Shape) -> Self {
         CounterF64::new()
     }
     fn refused(&self) -> u64 {

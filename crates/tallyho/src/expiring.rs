@@ -22,10 +22,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hashbrown::HashTable;
 
-use crate::instrument::Instrument;
+use crate::instrument::{Instrument, Shape};
 use crate::read::Readable;
 use crate::visit::{ConstantLabels, Labels, Point, Visitor};
-use crate::{text, Buckets, Error, OVERFLOW_LABEL};
+#[cfg(test)]
+use crate::Buckets;
+use crate::{text, Error, OVERFLOW_LABEL};
 
 const SHARDS: usize = 16;
 /// `since` of a series no sweep has seen yet.
@@ -52,7 +54,7 @@ type Shard<M> = RwLock<HashTable<Arc<Entry<M>>>>;
 struct Shared<M> {
     name: Box<str>,
     label_names: Box<[Box<str>]>,
-    buckets: Buckets,
+    buckets: Shape,
     limit: usize,
     idle: Duration,
     seed: u64,
@@ -122,14 +124,14 @@ impl<M: Instrument + Clone> ExpiringFamily<M> {
     pub(crate) fn new(
         name: &str,
         label_names: &[&str],
-        buckets: Buckets,
+        buckets: impl Into<Shape>,
         limit: usize,
         idle: Duration,
     ) -> Self {
         ExpiringFamily(Some(Arc::new(Shared {
             name: name.into(),
             label_names: label_names.iter().map(|&n| n.into()).collect(),
-            buckets,
+            buckets: buckets.into(),
             limit: limit.min(crate::MAX_CARDINALITY),
             idle,
             seed: foldhash::fast::RandomState::default().hash_one(0u64),

@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use crate::instrument::Instrument;
-use crate::{text, Buckets, Error};
+use crate::instrument::{Instrument, Shape};
+#[cfg(test)]
+use crate::Buckets;
+use crate::{text, Error};
 
 /// Largest number of series one family may hold, whatever its configured limit.
 pub const MAX_CARDINALITY: usize = 1 << 24;
@@ -167,7 +169,7 @@ impl StaticCache {
 pub(crate) struct Core<M> {
     pub(crate) name: Box<str>,
     pub(crate) label_names: Box<[Box<str>]>,
-    buckets: Buckets,
+    buckets: Shape,
     limit: usize,
     /// Random per family: the seed of [`text::hash_values`].
     seed: u64,
@@ -222,11 +224,16 @@ impl<M: Instrument> std::fmt::Debug for Family<M> {
 }
 
 impl<M: Instrument> Family<M> {
-    pub(crate) fn new(name: &str, label_names: &[&str], buckets: Buckets, limit: usize) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        label_names: &[&str],
+        buckets: impl Into<Shape>,
+        limit: usize,
+    ) -> Self {
         Family(Some(Arc::new(Core {
             name: name.into(),
             label_names: label_names.iter().map(|&n| n.into()).collect(),
-            buckets,
+            buckets: buckets.into(),
             limit: limit.min(MAX_CARDINALITY),
             seed: foldhash::fast::RandomState::default().hash_one(0u64),
             #[cfg(test)]

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::adder::{Adder, IntOp};
+use crate::instrument::Shape;
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
-use crate::Buckets;
 
 /// A value that is set, such as a temperature or a queue depth: `f64`.
 #[derive(Clone, Default)]
@@ -96,7 +96,7 @@ impl Instrument for Gauge {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Shape) -> Self {
         Gauge::new()
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
@@ -185,7 +185,7 @@ impl Instrument for GaugeI64 {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Shape) -> Self {
         GaugeI64::new()
     }
     fn scalar(&self) -> Option<PointValue<'static>> {
@@ -263,7 +263,7 @@ impl Instrument for UpDownCounter {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(_: &Buckets) -> Self {
+    fn create(_: &Shape) -> Self {
         UpDownCounter(Some(Arc::new(Adder::new())))
     }
     fn scalar(&self) -> Option<PointValue<'static>> {

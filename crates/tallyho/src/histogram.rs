@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::adder::{RETIRED, UNOWNED};
-use crate::instrument::{sealed::Sealed, Instrument};
+use crate::instrument::{sealed::Sealed, Instrument, Shape};
 use crate::visit::{sum_is_counter, HistogramValue, MetricKind, PointValue};
 use crate::{slot, Buckets};
 
@@ -495,8 +495,8 @@ impl Instrument for Histogram {
     fn is_noop(&self) -> bool {
         self.0.is_none()
     }
-    fn create(buckets: &Buckets) -> Self {
-        Histogram(Some(Arc::new(Core::new(buckets.shared()))))
+    fn create(shape: &Shape) -> Self {
+        Histogram(Some(Arc::new(Core::new(shape.buckets.shared()))))
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         let Some(core) = &self.0 else {
@@ -508,6 +508,7 @@ impl Instrument for Histogram {
             counts: &r.counts,
             sum: r.sum,
             count: r.count,
+            exponential: None,
         }))
     }
 }

@@ -20,7 +20,7 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     /// Builds a live instrument (`buckets` matters to histograms only). It starts as one
     /// cell that its first writer owns and stripes only when a second thread writes it.
     #[doc(hidden)]
-    fn create(buckets: &crate::Buckets) -> Self;
+    fn create(shape: &Shape) -> Self;
     /// The current value when it is a single number (counters, gauges); `None` for
     /// histograms and no-op handles.
     #[doc(hidden)]
@@ -52,4 +52,22 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
 pub(crate) mod sealed {
     /// Only this crate's instruments implement [`Instrument`](super::Instrument).
     pub trait Sealed {}
+}
+
+/// What a family or registration passes to [`Instrument::create`]: the classic buckets
+/// (histograms) and the exponential settings (exponential histograms).
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    pub(crate) buckets: crate::Buckets,
+    pub(crate) exponential: crate::ExpConfig,
+}
+
+impl From<crate::Buckets> for Shape {
+    fn from(buckets: crate::Buckets) -> Self {
+        Shape {
+            buckets,
+            exponential: crate::ExpConfig::default(),
+        }
+    }
 }

@@ -65,6 +65,9 @@ pub struct HistogramData {
     pub sum: f64,
     /// Number of observations.
     pub count: u64,
+    /// The exponential buckets of an exponential histogram (`bounds` and `counts` are
+    /// their classic view); `None` for a histogram with explicit buckets.
+    pub exponential: Option<crate::ExpBuckets>,
 }
 
 impl HistogramData {
@@ -79,6 +82,7 @@ impl HistogramData {
             counts: &self.counts,
             sum: self.sum,
             count: self.count,
+            exponential: self.exponential.as_ref(),
         }
     }
 }
@@ -274,6 +278,7 @@ impl Visitor for Builder {
                 counts: h.counts.to_vec(),
                 sum: h.sum,
                 count: h.count,
+                exponential: h.exponential.cloned(),
             }),
         };
         if let Some(family) = self.families.last_mut() {

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::instrument::Instrument;
+use crate::instrument::Shape;
 use crate::read::Readable;
 use crate::visit::{ConstantLabels, Labels, Point, Visitor};
+#[cfg(test)]
 use crate::Buckets;
 
 /// A set of labels whose every combination of values is known at compile time.
@@ -139,7 +141,7 @@ impl<M: Instrument, L: LabelSet> std::fmt::Debug for TypedFamily<M, L> {
 
 impl<M: Instrument, L: LabelSet> TypedFamily<M, L> {
     /// A live family and the reader the registry collects it through.
-    pub(crate) fn new(buckets: &Buckets) -> (Self, Arc<dyn Readable>) {
+    pub(crate) fn new(buckets: &Shape) -> (Self, Arc<dyn Readable>) {
         let typed = Arc::new(Typed {
             names: L::names().into_iter().map(Into::into).collect(),
             keys: (0..L::COUNT)
@@ -243,7 +245,7 @@ mod tests {
 
     #[test]
     fn family_records_per_label_set() {
-        let (f, _) = TypedFamily::<Counter, (Color, Size)>::new(&Buckets::default());
+        let (f, _) = TypedFamily::<Counter, (Color, Size)>::new(&Buckets::default().into());
         f.get((Color::Blue, Size::L)).add(3);
         assert_eq!(f.get((Color::Blue, Size::L)).get(), 3);
         assert_eq!(f.get((Color::Red, Size::L)).get(), 0);

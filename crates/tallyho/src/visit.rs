@@ -218,6 +218,9 @@ pub struct HistogramValue<'a> {
     pub sum: f64,
     /// Number of observations; equals the sum of `counts`.
     pub count: u64,
+    /// The exponential buckets `bounds` and `counts` are the classic view of, for the
+    /// formats that carry them (an [`ExponentialHistogram`](crate::ExponentialHistogram)).
+    pub exponential: Option<&'a crate::ExpBuckets>,
 }
 
 /// Whether a histogram with these bounds may expose its sum: OpenMetrics forbids it

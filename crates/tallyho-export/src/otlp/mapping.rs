@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    exponential_histogram_data_point::Buckets, metric, number_data_point, AggregationTemporality,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
     Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -118,7 +119,22 @@ fn metric(
         Temporality::Cumulative => AggregationTemporality::Cumulative,
         Temporality::Delta => AggregationTemporality::Delta,
     } as i32;
+    let exponential = series.iter().any(|s| {
+        s.value
+            .as_histogram()
+            .is_some_and(|h| h.exponential.is_some())
+    });
     let data = match family.kind {
+        MetricKind::Histogram if exponential => {
+            let data_points: Vec<_> = series
+                .iter()
+                .filter_map(|s| exponential_point(s, time, opts))
+                .collect();
+            metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points,
+                aggregation_temporality: temporality,
+            })
+        }
         MetricKind::Histogram => {
             let data_points: Vec<_> = series
                 .iter()
@@ -200,6 +216,44 @@ fn histogram_point(series: &Series, time: u64, opts: Points<'_>) -> Option<Histo
         bucket_counts: h.counts.clone(),
         explicit_bounds: h.bounds.clone(),
         ..HistogramDataPoint::default()
+    })
+}
+
+/// An exponential histogram's point, its buckets as recorded (OpenTelemetry's layout is
+/// ours: same scale, same upper-inclusive buckets, same offsets).
+fn exponential_point(
+    series: &Series,
+    time: u64,
+    opts: Points<'_>,
+) -> Option<ExponentialHistogramDataPoint> {
+    let h = series.value.as_histogram()?;
+    let e = h.exponential.as_ref()?;
+    let known = h.count > 0 && e.min <= e.max;
+    Some(ExponentialHistogramDataPoint {
+        attributes: attributes(&series.labels, opts),
+        start_time_unix_nano: start(series, time, opts),
+        time_unix_nano: time,
+        count: h.count,
+        // The specification's sum is for non-negative measurements only.
+        sum: e
+            .negative
+            .iter()
+            .all(|&c| c == 0)
+            .then_some(if h.count == 0 { 0.0 } else { h.sum }),
+        scale: e.scale,
+        zero_count: e.zero_count,
+        positive: Some(Buckets {
+            offset: e.positive_offset,
+            bucket_counts: e.positive.clone(),
+        }),
+        negative: Some(Buckets {
+            offset: e.negative_offset,
+            bucket_counts: e.negative.clone(),
+        }),
+        min: known.then_some(e.min),
+        max: known.then_some(e.max),
+        zero_threshold: e.zero_threshold,
+        ..ExponentialHistogramDataPoint::default()
     })
 }
 
@@ -303,6 +357,7 @@ mod tests {
                     counts: vec![2, 1],
                     sum: 1.25,
                     count: 3,
+                    exponential: None,
                 }),
             }],
             ..FamilySnapshot::new("latency", "Latency.", MetricKind::Histogram).with_unit("seconds")

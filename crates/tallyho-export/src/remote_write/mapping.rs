@@ -48,6 +48,7 @@ pub fn write_request(snapshot: &Snapshot, timestamp_ms: i64, metadata: bool) -> 
                         counts: &h.counts,
                         sum: h.sum,
                         count: h.count,
+                        exponential: None,
                     };
                     // Finite buckets as counted; `+Inf` is always the count.
                     for (bound, cumulative) in value.cumulative().take(h.bounds.len()) {
@@ -204,6 +205,7 @@ mod tests {
                     counts: vec![1, 2, 4],
                     sum: 12.5,
                     count: 7,
+                    exponential: None,
                 }),
             }],
             ..FamilySnapshot::new("latency_seconds", "Latency.", MetricKind::Histogram)

@@ -129,6 +129,7 @@ impl Workload {
                     counts: counts.clone(),
                     sum: *sum,
                     count: *count,
+                    exponential: None,
                 }),
             });
         }

@@ -39,6 +39,7 @@ pub struct MetricBuilder<'r> {
     pub(super) unit: String,
     pub(super) limit: Option<usize>,
     pub(super) buckets: Option<Buckets>,
+    pub(super) exponential: Option<ExpConfig>,
 }
 
 impl MetricBuilder<'_> {
@@ -60,6 +61,12 @@ impl MetricBuilder<'_> {
         self
     }
 
+    /// Exponential histogram settings (default: [`ExpConfig::default`]).
+    pub fn exponential(mut self, config: ExpConfig) -> Self {
+        self.exponential = Some(config);
+        self
+    }
+
     fn meta<'a>(&'a self, full: &'a str, kind: MetricKind, signature: String) -> Meta<'a> {
         Meta {
             name: full,
@@ -75,13 +82,22 @@ impl MetricBuilder<'_> {
         full.rsplit("::").next().unwrap_or(full)
     }
 
+    fn shape(&self) -> Shape {
+        Shape {
+            buckets: self.buckets_or_default(),
+            exponential: self.exponential.unwrap_or_default(),
+        }
+    }
+
     fn buckets_or_default(&self) -> Buckets {
         self.buckets.clone().unwrap_or_default()
     }
 
     fn signature<M: Instrument>(&self, labels: &[&str]) -> String {
         let mut s = format!("{} with labels {labels:?}", Self::type_name::<M>());
-        if M::KIND == MetricKind::Histogram {
+        if Self::type_name::<M>() == "ExponentialHistogram" {
+            s.push_str(&format!(" and {:?}", self.exponential.unwrap_or_default()));
+        } else if M::KIND == MetricKind::Histogram {
             s.push_str(&format!(
                 " and buckets {:?}",
                 self.buckets_or_default().bounds()
@@ -98,7 +114,7 @@ impl MetricBuilder<'_> {
     pub fn instrument<M: Instrument + Clone>(self) -> Result<M, Error> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
-        let buckets = self.buckets_or_default();
+        let buckets = self.shape();
         let meta = self.meta(&full, kind, self.signature::<M>(&[]));
         if !self.registry.shared.enabled {
             return Ok(M::noop_ref().clone());
@@ -125,7 +141,7 @@ impl MetricBuilder<'_> {
         self.check_labels(&full, labels)?;
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
-        let buckets = self.buckets_or_default();
+        let buckets = self.shape();
         let meta = self.meta(&full, kind, self.signature::<M>(labels));
         if !self.registry.shared.enabled {
             return Ok(Family::noop());
@@ -153,7 +169,7 @@ impl MetricBuilder<'_> {
         self.check_labels(&full, labels)?;
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
-        let buckets = self.buckets_or_default();
+        let buckets = self.shape();
         let signature = format!("expiring after {idle:?} {}", self.signature::<M>(labels));
         let meta = self.meta(&full, kind, signature);
         if !self.registry.shared.enabled {
@@ -176,7 +192,7 @@ impl MetricBuilder<'_> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
         self.check_labels(&full, &names)?;
-        let buckets = self.buckets_or_default();
+        let buckets = self.shape();
         let meta = self.meta(
             &full,
             kind,
@@ -276,6 +292,36 @@ impl MetricBuilder<'_> {
     /// # Errors
     /// See [`family`](Self::family).
     pub fn histogram_family(self, labels: &[&str]) -> Result<Family<Histogram>, Error> {
+        self.family(labels)
+    }
+
+    /// An exponential (native) histogram: buckets that adapt to the data, set by
+    /// [`exponential`](Self::exponential) (default: 160 buckets, scale 20).
+    ///
+    /// ```
+    /// # let registry = tallyho::Registry::new();
+    /// let latency = registry
+    ///     .metric("request_duration", "Time to answer a request.")
+    ///     .unit("seconds")
+    ///     .exponential_histogram()?;
+    /// latency.observe(0.042);
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn exponential_histogram(self) -> Result<ExponentialHistogram, Error> {
+        self.instrument()
+    }
+
+    /// A family of exponential histograms.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn exponential_histogram_family(
+        self,
+        labels: &[&str],
+    ) -> Result<Family<ExponentialHistogram>, Error> {
         self.family(labels)
     }
 

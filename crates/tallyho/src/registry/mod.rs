@@ -13,9 +13,10 @@ use std::io;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use crate::exp_histogram::{ExpConfig, ExponentialHistogram};
 use crate::expiring::ExpiringFamily;
 use crate::family::{Family, MAX_CARDINALITY};
-use crate::instrument::Instrument;
+use crate::instrument::{Instrument, Shape};
 use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
 use crate::snapshot::{FamilySnapshot, Snapshot};
 use crate::typed::{LabelSet, TypedFamily};
@@ -278,6 +279,7 @@ impl Registry {
             unit: String::new(),
             limit: None,
             buckets: None,
+            exponential: None,
         }
     }
 
