@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use tallyho::Source;
 
-use crate::{csv, json, openmetrics, prometheus};
+use crate::{csv, json, openmetrics, prometheus, protobuf};
 
 /// One of the exposition formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -21,6 +21,8 @@ pub enum Format {
     Json,
     /// CSV ([`csv`]).
     Csv,
+    /// The Prometheus protobuf exposition ([`protobuf`]), which carries native histograms.
+    Protobuf,
 }
 
 impl Format {
@@ -31,16 +33,19 @@ impl Format {
             Format::OpenMetrics => openmetrics::CONTENT_TYPE,
             Format::Json => json::CONTENT_TYPE,
             Format::Csv => csv::CONTENT_TYPE,
+            Format::Protobuf => protobuf::CONTENT_TYPE,
         }
     }
 
-    /// The name [`FromStr`] reads back: `prometheus`, `openmetrics`, `json` or `csv`.
+    /// The name [`FromStr`] reads back: `prometheus`, `openmetrics`, `json`, `csv` or
+    /// `protobuf`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Prometheus => "prometheus",
             Format::OpenMetrics => "openmetrics",
             Format::Json => "json",
             Format::Csv => "csv",
+            Format::Protobuf => "protobuf",
         }
     }
 
@@ -54,6 +59,7 @@ impl Format {
             Format::OpenMetrics => openmetrics::encode(w, source),
             Format::Json => json::encode(w, source),
             Format::Csv => csv::encode(w, source),
+            Format::Protobuf => protobuf::encode(w, source),
         }
     }
 
@@ -64,20 +70,45 @@ impl Format {
     /// text/plain's q-value comes from the most specific range that matches it: `text/plain`,
     /// else `text/*`, else `*/*`, else 0. A missing or malformed `q` counts as 1. An empty or
     /// unparsable header gives Prometheus text, which every scraper reads.
+    ///
+    /// The protobuf exposition is chosen when the header names
+    /// `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily` and
+    /// `encoding=delimited` at a q-value above zero and at least both text formats' (as a
+    /// Prometheus with native histograms enabled asks).
     pub fn negotiate(accept: &str) -> Format {
         let mut openmetrics: Option<f32> = None;
+        let mut protobuf: Option<f32> = None;
         // (specificity, q) of the best range matching text/plain.
         let mut text: (u8, f32) = (0, 0.0);
         for range in accept.split(',') {
             let mut parts = range.split(';');
             let media = parts.next().unwrap_or_default().trim();
-            let q = parts
+            let params: Vec<(&str, &str)> = parts
                 .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .collect();
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            };
+            let q = params
+                .iter()
+                .copied()
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
                 .and_then(|(_, v)| v.trim().parse::<f32>().ok())
                 .filter(|q| q.is_finite())
                 .map_or(1.0, |q| q.clamp(0.0, 1.0));
             let is = |m: &str| media.eq_ignore_ascii_case(m);
+            if is("application/vnd.google.protobuf") {
+                if param("proto") == Some("io.prometheus.client.MetricFamily")
+                    && param("encoding") == Some("delimited")
+                {
+                    protobuf = Some(protobuf.map_or(q, |best| best.max(q)));
+                }
+                continue;
+            }
             if is("application/openmetrics-text") {
                 openmetrics = Some(openmetrics.map_or(q, |best| best.max(q)));
                 continue;
@@ -97,8 +128,10 @@ impl Format {
                 text.1 = text.1.max(q);
             }
         }
-        match openmetrics {
-            Some(q) if q > 0.0 && q >= text.1 => Format::OpenMetrics,
+        let om = openmetrics.unwrap_or(0.0);
+        match (protobuf, openmetrics) {
+            (Some(p), _) if p > 0.0 && p >= om && p >= text.1 => Format::Protobuf,
+            (_, Some(q)) if q > 0.0 && q >= text.1 => Format::OpenMetrics,
             _ => Format::Prometheus,
         }
     }
@@ -126,6 +159,8 @@ impl FromStr for Format {
             Ok(Format::Json)
         } else if is("csv") {
             Ok(Format::Csv)
+        } else if is("protobuf") {
+            Ok(Format::Protobuf)
         } else {
             Err(ParseFormatError {
                 value: s.to_owned(),
@@ -151,7 +186,7 @@ impl fmt::Display for ParseFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown format {:?}: expected one of prometheus (or text), openmetrics, json, csv",
+            "unknown format {:?}: expected one of prometheus (or text), openmetrics, json, csv, protobuf",
             self.value
         )
     }
@@ -186,7 +221,7 @@ mod tests {
         assert_eq!(err.value(), "xml");
         assert_eq!(
             err.to_string(),
-            "unknown format \"xml\": expected one of prometheus (or text), openmetrics, json, csv"
+            "unknown format \"xml\": expected one of prometheus (or text), openmetrics, json, csv, protobuf"
         );
         assert!("".parse::<Format>().is_err());
         assert!("open metrics".parse::<Format>().is_err());
@@ -211,6 +246,20 @@ mod tests {
         let cases = [
             ("", Format::Prometheus),
             ("*/*", Format::Prometheus),
+            // What Prometheus 2.42 sends with --enable-feature=native-histograms.
+            (
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+                Format::Protobuf,
+            ),
+            // Other encodings or messages of the protobuf type are not ours.
+            (
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+                Format::Prometheus,
+            ),
+            (
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.2,text/plain;q=0.5",
+                Format::Prometheus,
+            ),
             ("text/plain", Format::Prometheus),
             ("application/openmetrics-text", Format::OpenMetrics),
             ("Application/OpenMetrics-Text; Version=1.0.0", Format::OpenMetrics),

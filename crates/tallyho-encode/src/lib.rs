@@ -92,6 +92,7 @@ pub mod json;
 pub mod number;
 pub mod openmetrics;
 pub mod prometheus;
+pub mod protobuf;
 mod sink;
 mod text;
 

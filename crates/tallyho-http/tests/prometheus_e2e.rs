@@ -116,3 +116,63 @@ scrape_configs:
     let (status, _, _) = get(&format!("http://{target}/metrics"), &[]);
     assert_eq!(status, 401);
 }
+
+/// Native histograms: Prometheus run with `--enable-feature=native-histograms` asks for
+/// the protobuf exposition and stores an exponential histogram as one native histogram,
+/// whose count, sum and quantiles its own functions then compute.
+#[test]
+fn prometheus_scrapes_exponential_histograms_as_native_histograms() {
+    let r = tallyho::Registry::new();
+    let h = r
+        .metric("rtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    let classic = r.counter("pings", "Pings sent.").unwrap();
+    // 1,000 values between 10 ms and 20 ms, deterministic.
+    let mut values: Vec<f64> = (0..1000)
+        .map(|i| 0.010 + 0.010 * f64::from(i * 7919 % 1000) / 1000.0)
+        .collect();
+    for &v in &values {
+        h.observe(v);
+    }
+    classic.add(5);
+    values.sort_by(f64::total_cmp);
+    let running = Endpoint::new(r).spawn("127.0.0.1:0").unwrap();
+    let target = running.local_addr();
+    let config = format!(
+        r#"global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: native
+    static_configs: [{{ targets: ["{target}"] }}]
+"#
+    );
+    let prom = start(&config, &["--enable-feature=native-histograms"]);
+    prom.wait_for("a scrape with the native histogram", || {
+        let url = format!("http://127.0.0.1:{}/api/v1/query?query=up", prom.port);
+        ureq::get(&url).call().is_ok() && !query(&prom, "histogram_count(rtt_seconds)").is_empty()
+    });
+    assert_eq!(
+        value(&query(&prom, "histogram_count(rtt_seconds)")[0]),
+        1000.0
+    );
+    let sum = value(&query(&prom, "histogram_sum(rtt_seconds)")[0]);
+    let want_sum: f64 = values.iter().sum();
+    assert!((sum - want_sum).abs() < 1e-9, "{sum} against {want_sum}");
+    // No classic series were made from it: the native histogram is one series.
+    assert!(query(&prom, "rtt_seconds_bucket").is_empty());
+    assert_eq!(value(&query(&prom, "pings_total")[0]), 5.0);
+    // Quantiles by Prometheus' own interpolation, against the exact ones: within one
+    // bucket's width at the schema sent (data within a factor of 2: schema >= 7).
+    let bound = 2f64.powf(2f64.powi(-7)) - 1.0;
+    for q in [0.1, 0.5, 0.9, 0.99] {
+        let got = value(&query(&prom, &format!("histogram_quantile({q}, rtt_seconds)"))[0]);
+        let want = values[(q * 999.0) as usize];
+        let err = ((got - want) / want).abs();
+        assert!(
+            err <= bound,
+            "q {q}: Prometheus says {got}, exact {want} (error {err})"
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! The Prometheus protobuf exposition (`io.prometheus.client.MetricFamily`, length-
+//! delimited), the only format that carries native histograms to a Prometheus scrape.
+//!
+//! Prometheus asks for it with `Accept: application/vnd.google.protobuf;
+//! proto=io.prometheus.client.MetricFamily;encoding=delimited` when run with
+//! `--enable-feature=native-histograms`. Exponential histograms are written as native
+//! histograms (OpenTelemetry's scale is Prometheus' schema; a scale above 8, the most
+//! Prometheus takes, is lowered first), histograms with explicit buckets as classic ones.
+//!
+//! The messages are the few of `metrics.proto` this needs, declared here with prost.
+
+use std::io::{self, Write};
+
+use prost::Message;
+use tallyho::{ExpBuckets, FamilyInfo, MetricKind, Number, Point, PointValue, Source, Visitor};
+
+/// The `Content-Type` of this format.
+pub const CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+/// The finest schema Prometheus accepts.
+const MAX_SCHEMA: i32 = 8;
+/// The coarsest schema Prometheus accepts.
+const MIN_SCHEMA: i32 = -4;
+
+#[derive(Clone, PartialEq, Message)]
+struct LabelPair {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    value: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Gauge {
+    #[prost(double, tag = "1")]
+    value: f64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Counter {
+    #[prost(double, tag = "1")]
+    value: f64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Bucket {
+    #[prost(uint64, tag = "1")]
+    cumulative_count: u64,
+    #[prost(double, tag = "2")]
+    upper_bound: f64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    offset: i32,
+    #[prost(uint32, tag = "2")]
+    length: u32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Histogram {
+    #[prost(uint64, tag = "1")]
+    sample_count: u64,
+    #[prost(double, tag = "2")]
+    sample_sum: f64,
+    #[prost(message, repeated, tag = "3")]
+    bucket: Vec<Bucket>,
+    #[prost(sint32, tag = "5")]
+    schema: i32,
+    #[prost(double, tag = "6")]
+    zero_threshold: f64,
+    #[prost(uint64, tag = "7")]
+    zero_count: u64,
+    #[prost(message, repeated, tag = "9")]
+    negative_span: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "10")]
+    negative_delta: Vec<i64>,
+    #[prost(message, repeated, tag = "12")]
+    positive_span: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "13")]
+    positive_delta: Vec<i64>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Metric {
+    #[prost(message, repeated, tag = "1")]
+    label: Vec<LabelPair>,
+    #[prost(message, optional, tag = "2")]
+    gauge: Option<Gauge>,
+    #[prost(message, optional, tag = "3")]
+    counter: Option<Counter>,
+    #[prost(message, optional, tag = "7")]
+    histogram: Option<Histogram>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct MetricFamily {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    help: String,
+    /// COUNTER = 0, GAUGE = 1, HISTOGRAM = 4.
+    #[prost(int32, tag = "3")]
+    kind: i32,
+    #[prost(message, repeated, tag = "4")]
+    metric: Vec<Metric>,
+}
+
+/// Writes every family and point of `source` to `w` as length-delimited `MetricFamily`
+/// messages.
+///
+/// # Errors
+/// The first error from `w` (or from the source).
+pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
+    let mut e = Encoder {
+        w,
+        family: None,
+        buf: Vec::new(),
+    };
+    source.visit(&mut e)?;
+    e.flush_family()
+}
+
+struct Encoder<'w> {
+    w: &'w mut dyn Write,
+    family: Option<MetricFamily>,
+    buf: Vec<u8>,
+}
+
+impl Encoder<'_> {
+    fn flush_family(&mut self) -> io::Result<()> {
+        let Some(f) = self.family.take() else {
+            return Ok(());
+        };
+        if f.metric.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        f.encode_length_delimited(&mut self.buf)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.w.write_all(&self.buf)
+    }
+}
+
+impl Visitor for Encoder<'_> {
+    fn family(&mut self, info: &FamilyInfo<'_>) -> io::Result<()> {
+        self.flush_family()?;
+        let (name, kind) = match info.kind {
+            MetricKind::Counter => (format!("{}_total", info.name), 0),
+            MetricKind::Histogram => (info.name.to_owned(), 4),
+            _ => (info.name.to_owned(), 1),
+        };
+        self.family = Some(MetricFamily {
+            name,
+            help: info.help.to_owned(),
+            kind,
+            metric: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn point(&mut self, point: &Point<'_>) -> io::Result<()> {
+        let Some(family) = &mut self.family else {
+            return Ok(());
+        };
+        let mut label = Vec::new();
+        point.labels.for_each(|name, value| {
+            label.push(LabelPair {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+        });
+        let mut m = Metric {
+            label,
+            ..Metric::default()
+        };
+        let f = |n: Number| n.as_f64();
+        match point.value {
+            PointValue::Counter(n) if family.kind == 0 => m.counter = Some(Counter { value: f(n) }),
+            PointValue::Counter(n) | PointValue::Gauge(n) => m.gauge = Some(Gauge { value: f(n) }),
+            PointValue::Histogram(h) => {
+                let native = h.exponential.and_then(native);
+                m.histogram = Some(match native {
+                    Some(mut n) => {
+                        n.sample_count = h.count;
+                        n.sample_sum = h.sum;
+                        n
+                    }
+                    None => Histogram {
+                        sample_count: h.count,
+                        sample_sum: h.sum,
+                        bucket: h
+                            .cumulative()
+                            .take(h.bounds.len())
+                            .map(|(upper_bound, cumulative_count)| Bucket {
+                                cumulative_count,
+                                upper_bound,
+                            })
+                            .collect(),
+                        ..Histogram::default()
+                    },
+                });
+            }
+        }
+        family.metric.push(m);
+        Ok(())
+    }
+
+    fn end_family(&mut self) -> io::Result<()> {
+        self.flush_family()
+    }
+}
+
+/// The native-histogram fields of exponential buckets; `None` when their scale is below
+/// what Prometheus takes (then the classic view is sent).
+fn native(e: &ExpBuckets) -> Option<Histogram> {
+    if e.scale < MIN_SCHEMA {
+        return None;
+    }
+    let mut e = e.clone();
+    if e.scale > MAX_SCHEMA {
+        e.downscale((e.scale - MAX_SCHEMA) as u32);
+    }
+    let (positive_span, positive_delta) = spans(e.positive_offset, &e.positive);
+    let (negative_span, negative_delta) = spans(e.negative_offset, &e.negative);
+    Some(Histogram {
+        schema: e.scale,
+        zero_threshold: e.zero_threshold,
+        zero_count: e.zero_count,
+        positive_span,
+        positive_delta,
+        negative_span,
+        negative_delta,
+        ..Histogram::default()
+    })
+}
+
+/// Spans over the non-empty buckets and their counts as deltas, in Prometheus' indexing:
+/// its bucket `i` ends at `base^i`, OpenTelemetry's bucket `i` at `base^(i+1)`.
+fn spans(offset: i32, counts: &[u64]) -> (Vec<BucketSpan>, Vec<i64>) {
+    let mut spans: Vec<BucketSpan> = Vec::new();
+    let mut deltas = Vec::new();
+    let mut last_count = 0i64;
+    // The Prometheus index one past the end of the last span.
+    let mut next = 0i32;
+    for (j, &c) in counts.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let i = offset + j as i32 + 1;
+        match spans.last_mut() {
+            Some(s) if i == next => s.length += 1,
+            Some(_) => spans.push(BucketSpan {
+                offset: i - next,
+                length: 1,
+            }),
+            None => spans.push(BucketSpan {
+                offset: i,
+                length: 1,
+            }),
+        }
+        next = i + 1;
+        let c = i64::try_from(c).unwrap_or(i64::MAX);
+        deltas.push(c - last_count);
+        last_count = c;
+    }
+    (spans, deltas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_skip_empty_buckets_and_counts_are_deltas() {
+        let (s, d) = spans(-2, &[1, 3, 0, 0, 2]);
+        assert_eq!(
+            s,
+            vec![
+                BucketSpan {
+                    offset: -1,
+                    length: 2
+                },
+                BucketSpan {
+                    offset: 2,
+                    length: 1
+                }
+            ]
+        );
+        assert_eq!(d, vec![1, 2, -1]);
+    }
+
+    #[test]
+    fn a_registry_round_trips_through_the_messages() {
+        let r = tallyho::Registry::new();
+        r.counter("jobs", "Jobs.").unwrap().add(3);
+        let h = r
+            .metric("rtt", "Round trips.")
+            .exponential_histogram()
+            .unwrap();
+        for v in [0.5, 1.5, 3.0] {
+            h.observe(v);
+        }
+        let mut out = Vec::new();
+        encode(&mut out, &r).unwrap();
+        let mut at = &out[..];
+        let jobs = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        assert_eq!((jobs.name.as_str(), jobs.kind), ("jobs_total", 0));
+        assert_eq!(jobs.metric[0].counter.as_ref().unwrap().value, 3.0);
+        let rtt = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        let n = rtt.metric[0].histogram.as_ref().unwrap();
+        // 160 buckets over 0.5..3 (2.6 doublings) leave scale 5.
+        assert_eq!(n.schema, 5);
+        assert_eq!(n.sample_count, 3);
+        let total: i64 = n
+            .positive_delta
+            .iter()
+            .scan(0, |c, d| {
+                *c += d;
+                Some(*c)
+            })
+            .sum();
+        assert_eq!(total, 3);
+    }
+}
