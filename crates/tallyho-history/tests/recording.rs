@@ -147,3 +147,51 @@ fn the_self_metrics_report_what_the_history_did() {
         snap.families
     );
 }
+
+/// An exponential histogram reaches the history as its classic view (one `le` per
+/// exponential bucket), so `histogram_quantile` over `_bucket` answers within one bucket.
+#[test]
+fn histogram_quantile_reads_an_exponential_histogram_through_its_classic_view() {
+    let registry = Registry::new();
+    let h = registry
+        .metric("rtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    let mut values: Vec<f64> = (0..500)
+        .map(|i| 0.010 + 0.010 * f64::from(i * 7919 % 500) / 500.0)
+        .collect();
+    for &v in &values {
+        h.observe(v);
+    }
+    values.sort_by(f64::total_cmp);
+    let history = History::in_memory();
+    history.append(&registry.snapshot()).unwrap();
+    let scale = registry.snapshot().family("rtt_seconds").unwrap().series[0]
+        .value
+        .as_histogram()
+        .unwrap()
+        .exponential
+        .as_ref()
+        .unwrap()
+        .scale;
+    let bound = 2f64.powf(2f64.powi(-scale)) - 1.0;
+    for q in [0.1, 0.5, 0.9] {
+        let got = match history
+            .query(
+                &format!("histogram_quantile({q}, rtt_seconds_bucket)"),
+                SystemTime::now(),
+            )
+            .unwrap()
+        {
+            Value::Vector(v) => v[0].v,
+            other => panic!("want a vector, got {other:?}"),
+        };
+        let want = values[(q * 499.0) as usize];
+        let err = ((got - want) / want).abs();
+        assert!(
+            err <= bound,
+            "q {q}: {got} against exact {want} (error {err}, scale {scale})"
+        );
+    }
+}
