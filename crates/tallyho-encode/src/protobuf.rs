@@ -20,8 +20,6 @@ pub const CONTENT_TYPE: &str =
 
 /// The finest schema Prometheus accepts.
 const MAX_SCHEMA: i32 = 8;
-/// The coarsest schema Prometheus accepts.
-const MIN_SCHEMA: i32 = -4;
 
 #[derive(Clone, PartialEq, Message)]
 struct LabelPair {
@@ -216,81 +214,27 @@ impl Visitor for Encoder<'_> {
 /// The native-histogram fields of exponential buckets; `None` when their scale is below
 /// what Prometheus takes (then the classic view is sent).
 fn native(e: &ExpBuckets) -> Option<Histogram> {
-    if e.scale < MIN_SCHEMA {
-        return None;
-    }
-    let mut e = e.clone();
-    if e.scale > MAX_SCHEMA {
-        e.downscale((e.scale - MAX_SCHEMA) as u32);
-    }
-    let (positive_span, positive_delta) = spans(e.positive_offset, &e.positive);
-    let (negative_span, negative_delta) = spans(e.negative_offset, &e.negative);
+    let n = e.native(MAX_SCHEMA)?;
+    let spans = |s: &[(i32, u32)]| {
+        s.iter()
+            .map(|&(offset, length)| BucketSpan { offset, length })
+            .collect()
+    };
     Some(Histogram {
-        schema: e.scale,
-        zero_threshold: e.zero_threshold,
-        zero_count: e.zero_count,
-        positive_span,
-        positive_delta,
-        negative_span,
-        negative_delta,
+        schema: n.schema,
+        zero_threshold: n.zero_threshold,
+        zero_count: n.zero_count,
+        positive_span: spans(&n.positive_spans),
+        positive_delta: n.positive_deltas,
+        negative_span: spans(&n.negative_spans),
+        negative_delta: n.negative_deltas,
         ..Histogram::default()
     })
-}
-
-/// Spans over the non-empty buckets and their counts as deltas, in Prometheus' indexing:
-/// its bucket `i` ends at `base^i`, OpenTelemetry's bucket `i` at `base^(i+1)`.
-fn spans(offset: i32, counts: &[u64]) -> (Vec<BucketSpan>, Vec<i64>) {
-    let mut spans: Vec<BucketSpan> = Vec::new();
-    let mut deltas = Vec::new();
-    let mut last_count = 0i64;
-    // The Prometheus index one past the end of the last span.
-    let mut next = 0i32;
-    for (j, &c) in counts.iter().enumerate() {
-        if c == 0 {
-            continue;
-        }
-        let i = offset + j as i32 + 1;
-        match spans.last_mut() {
-            Some(s) if i == next => s.length += 1,
-            Some(_) => spans.push(BucketSpan {
-                offset: i - next,
-                length: 1,
-            }),
-            None => spans.push(BucketSpan {
-                offset: i,
-                length: 1,
-            }),
-        }
-        next = i + 1;
-        let c = i64::try_from(c).unwrap_or(i64::MAX);
-        deltas.push(c - last_count);
-        last_count = c;
-    }
-    (spans, deltas)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_skip_empty_buckets_and_counts_are_deltas() {
-        let (s, d) = spans(-2, &[1, 3, 0, 0, 2]);
-        assert_eq!(
-            s,
-            vec![
-                BucketSpan {
-                    offset: -1,
-                    length: 2
-                },
-                BucketSpan {
-                    offset: 2,
-                    length: 1
-                }
-            ]
-        );
-        assert_eq!(d, vec![1, 2, -1]);
-    }
 
     #[test]
     fn a_registry_round_trips_through_the_messages() {

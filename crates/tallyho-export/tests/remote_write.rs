@@ -12,7 +12,7 @@ use tallyho::{Buckets, Registry};
 use tallyho_encode::number::unix_millis;
 use tallyho_export::remote_write::proto::{Label, MetricType, WriteRequest};
 use tallyho_export::remote_write::{self, BuildError, RemoteWriteExporter};
-use tallyho_export::{Exporter, Pipeline, Temporality};
+use tallyho_export::{Batch, Exporter, Pipeline, Temporality};
 
 mod common;
 use common::*;
@@ -53,6 +53,7 @@ impl Prometheus {
             let port = free_port();
             let child = Command::new("prometheus")
                 .arg("--web.enable-remote-write-receiver")
+                .arg("--enable-feature=native-histograms")
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!(
                     "--storage.tsdb.path={}",
@@ -687,4 +688,56 @@ fn builder_checks_its_settings() {
         .unwrap();
     assert_eq!(e.url(), "http://127.0.0.1:9/x");
     assert!(!format!("{e:?}").contains("c2VjcmV0")); // no credentials in Debug
+}
+
+#[test]
+fn exponential_histograms_arrive_as_native_histograms_when_asked() {
+    let prometheus = Prometheus::start();
+    let registry = Registry::new();
+    let h = registry
+        .metric("rw_rtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    for i in 0..200 {
+        h.observe(0.010 + f64::from(i) * 0.0001);
+    }
+    let mut exporter = RemoteWriteExporter::builder()
+        .url(prometheus.write_url())
+        .timeout(Duration::from_secs(5))
+        .native_histograms(true)
+        .build()
+        .unwrap();
+    let snapshot = registry.snapshot();
+    let end = SystemTime::now();
+    exporter
+        .export(&Batch {
+            start: end - Duration::from_secs(10),
+            end,
+            snapshot,
+            temporality: Temporality::Cumulative,
+        })
+        .unwrap();
+    let t = Some(seconds(end));
+    assert_eq!(
+        prometheus.value("histogram_count(rw_rtt_seconds)", t),
+        "200"
+    );
+    let sum: f64 = prometheus
+        .value("histogram_sum(rw_rtt_seconds)", t)
+        .parse()
+        .unwrap();
+    assert!(
+        (sum - (0.010 * 200.0 + 0.0001 * 19900.0)).abs() < 1e-9,
+        "{sum}"
+    );
+    assert!(
+        prometheus.query("rw_rtt_seconds_bucket", t).is_empty(),
+        "no classic series"
+    );
+    let median: f64 = prometheus
+        .value("histogram_quantile(0.5, rw_rtt_seconds)", t)
+        .parse()
+        .unwrap();
+    assert!((median - 0.01995).abs() / 0.01995 < 0.01, "{median}");
 }

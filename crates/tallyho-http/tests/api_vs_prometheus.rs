@@ -115,6 +115,7 @@ fn push(prom: &Prometheus, data: &[RangeSeries]) {
                         timestamp: p.t,
                     })
                     .collect(),
+                histograms: vec![],
             })
             .collect(),
         metadata: vec![],

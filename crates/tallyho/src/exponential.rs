@@ -37,6 +37,53 @@ pub struct ExpBuckets {
     pub max: f64,
 }
 
+/// Exponential buckets in Prometheus' native-histogram encoding: the schema, and spans
+/// over the non-empty buckets with their counts as deltas (each from the one before).
+/// Prometheus' bucket `i` ends at `base^i`, OpenTelemetry's (ours) at `base^(i+1)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NativeBuckets {
+    /// Prometheus' schema: the scale, at most the finest schema asked for.
+    pub schema: i32,
+    /// Magnitudes up to this count in the zero bucket.
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// `(offset, length)` spans of positive buckets: the first offset is the index of its
+    /// first bucket, each later one the gap after the span before.
+    pub positive_spans: Vec<(i32, u32)>,
+    /// Positive bucket counts as deltas.
+    pub positive_deltas: Vec<i64>,
+    /// Spans of negative buckets (indexed by magnitude).
+    pub negative_spans: Vec<(i32, u32)>,
+    /// Negative bucket counts as deltas.
+    pub negative_deltas: Vec<i64>,
+}
+
+/// Spans and deltas of one side in Prometheus' indexing.
+fn native_side(offset: i32, counts: &[u64]) -> (Vec<(i32, u32)>, Vec<i64>) {
+    let mut spans: Vec<(i32, u32)> = Vec::new();
+    let mut deltas = Vec::new();
+    let mut last = 0i64;
+    // The index one past the end of the last span.
+    let mut next = 0i32;
+    for (j, &c) in counts.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let i = offset + j as i32 + 1;
+        match spans.last_mut() {
+            Some(s) if i == next => s.1 += 1,
+            Some(_) => spans.push((i - next, 1)),
+            None => spans.push((i, 1)),
+        }
+        next = i + 1;
+        let c = i64::try_from(c).unwrap_or(i64::MAX);
+        deltas.push(c - last);
+        last = c;
+    }
+    (spans, deltas)
+}
+
 /// The bucket index of magnitude `v` (finite, `> 0`) at `scale`. Subnormal magnitudes
 /// count as the smallest normal one, as the OpenTelemetry specification allows.
 pub(crate) fn index(v: f64, scale: i32) -> i32 {
@@ -182,6 +229,29 @@ impl ExpBuckets {
         now.min = f64::INFINITY;
         now.max = f64::NEG_INFINITY;
         Some(now)
+    }
+
+    /// These buckets as a Prometheus native histogram, the scale first lowered to
+    /// `max_schema` (Prometheus takes -4 to 8); `None` when the scale is below -4.
+    pub fn native(&self, max_schema: i32) -> Option<NativeBuckets> {
+        if self.scale < -4 {
+            return None;
+        }
+        let mut e = self.clone();
+        if e.scale > max_schema {
+            e.downscale((e.scale - max_schema) as u32);
+        }
+        let (positive_spans, positive_deltas) = native_side(e.positive_offset, &e.positive);
+        let (negative_spans, negative_deltas) = native_side(e.negative_offset, &e.negative);
+        Some(NativeBuckets {
+            schema: e.scale,
+            zero_threshold: e.zero_threshold,
+            zero_count: e.zero_count,
+            positive_spans,
+            positive_deltas,
+            negative_spans,
+            negative_deltas,
+        })
     }
 
     /// Drops empty buckets at either end of each side (the same observations).
@@ -379,6 +449,23 @@ mod tests {
         assert_eq!(index(3.0, 0), 1);
         assert_eq!(index(4.0, -1), 0);
         assert_eq!(index(5.0, -1), 1);
+    }
+
+    #[test]
+    fn native_spans_skip_empty_buckets_and_counts_are_deltas() {
+        let (s, d) = native_side(-2, &[1, 3, 0, 0, 2]);
+        assert_eq!(s, vec![(-1, 2), (2, 1)]);
+        assert_eq!(d, vec![1, 2, -1]);
+        let mut b = ExpBuckets::empty(10, 0.0);
+        b.positive_offset = 0;
+        b.positive = vec![1, 1];
+        let n = b.native(8).unwrap();
+        assert_eq!(n.schema, 8);
+        assert_eq!(
+            (n.positive_spans, n.positive_deltas),
+            (vec![(1, 1)], vec![2])
+        );
+        assert!(ExpBuckets::empty(-5, 0.0).native(8).is_none());
     }
 
     #[test]

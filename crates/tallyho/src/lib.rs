@@ -49,7 +49,7 @@ pub use counter::{Counter, CounterF64};
 pub use error::Error;
 pub use exp_histogram::{ExpConfig, ExponentialHistogram};
 pub use expiring::ExpiringFamily;
-pub use exponential::ExpBuckets;
+pub use exponential::{ExpBuckets, NativeBuckets};
 pub use family::{Family, MAX_CARDINALITY};
 pub use gauge::{Gauge, GaugeI64, UpDownCounter};
 pub use global::{global, set_global};

@@ -161,6 +161,7 @@ impl Prometheus {
                                 timestamp: w.start_ms + k as i64 * w.step_ms,
                             })
                             .collect(),
+                        histograms: Vec::new(),
                     })
                     .collect(),
                 ..WriteRequest::default()

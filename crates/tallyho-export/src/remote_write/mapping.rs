@@ -5,13 +5,27 @@ use prost::Message as _;
 use tallyho::{HistogramValue, MetricKind, SeriesValue, Snapshot};
 use tallyho_encode::number::write_prometheus_le;
 
-use super::proto::{Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest};
+use super::proto::{
+    BucketSpan, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
+};
 use super::NAME;
 use crate::exporter::{ExportError, FailureReason};
 
 /// Builds the `WriteRequest` for a snapshot, every sample stamped `timestamp_ms`, with
 /// family metadata when `metadata` is set. See the [module docs](super) for the mapping.
 pub fn write_request(snapshot: &Snapshot, timestamp_ms: i64, metadata: bool) -> WriteRequest {
+    write_request_with(snapshot, timestamp_ms, metadata, false)
+}
+
+/// [`write_request`], with exponential histograms sent as native histograms when
+/// `native` is set (a receiver must accept them: Prometheus with
+/// `--enable-feature=native-histograms`, Mimir), else as their classic view.
+pub fn write_request_with(
+    snapshot: &Snapshot,
+    timestamp_ms: i64,
+    metadata: bool,
+    native: bool,
+) -> WriteRequest {
     let mut out = WriteRequest::default();
     let mut le = Vec::new();
     for family in &snapshot.families {
@@ -35,8 +49,38 @@ pub fn write_request(snapshot: &Snapshot, timestamp_ms: i64, metadata: bool) -> 
                         value,
                         timestamp: timestamp_ms,
                     }],
+                    histograms: Vec::new(),
                 });
             };
+            let as_native = native
+                .then(|| series.value.as_histogram())
+                .flatten()
+                .and_then(|h| Some((h, h.exponential.as_ref()?.native(8)?)));
+            if let Some((h, n)) = as_native {
+                let spans = |s: &[(i32, u32)]| {
+                    s.iter()
+                        .map(|&(offset, length)| BucketSpan { offset, length })
+                        .collect()
+                };
+                out.timeseries.push(TimeSeries {
+                    labels: labels(&family.name, None, &series.labels),
+                    samples: Vec::new(),
+                    histograms: vec![Histogram {
+                        count_int: h.count,
+                        sum: h.sum,
+                        schema: n.schema,
+                        zero_threshold: n.zero_threshold,
+                        zero_count_int: n.zero_count,
+                        negative_spans: spans(&n.negative_spans),
+                        negative_deltas: n.negative_deltas,
+                        positive_spans: spans(&n.positive_spans),
+                        positive_deltas: n.positive_deltas,
+                        reset_hint: 0,
+                        timestamp: timestamp_ms,
+                    }],
+                });
+                continue;
+            }
             match &series.value {
                 SeriesValue::Counter(n) | SeriesValue::Gauge(n) => {
                     push(&sample_name, None, n.as_f64());
@@ -191,6 +235,7 @@ mod tests {
                 value,
                 timestamp: 1_700_000_000_123,
             }],
+            histograms: Vec::new(),
         }
     }
 
@@ -301,6 +346,7 @@ mod tests {
                     value: 1.0,
                     timestamp: 2,
                 }],
+                histograms: Vec::new(),
             }],
             metadata: Vec::new(),
         };
@@ -338,6 +384,7 @@ mod tests {
         let own = TimeSeries {
             labels: vec![label("__name__", "up"), label("instance", "mine")],
             samples: Vec::new(),
+            histograms: Vec::new(),
         };
         request.timeseries.push(own);
         add_target_labels(

@@ -101,7 +101,7 @@ pub use crate::BuildError;
 mod mapping;
 pub mod proto;
 
-pub use self::mapping::{encode, write_request};
+pub use self::mapping::{encode, write_request, write_request_with};
 
 /// The exporter's name, in logs, errors and the pipeline's self-metrics.
 const NAME: &str = "remote_write";
@@ -126,6 +126,7 @@ pub struct RemoteWriteBuilder {
     headers: Vec<(String, String)>,
     timeout: Duration,
     metadata: bool,
+    native_histograms: bool,
     max_samples: usize,
     job: Option<String>,
     instance: Option<String>,
@@ -140,6 +141,7 @@ impl std::fmt::Debug for RemoteWriteBuilder {
             .field("headers", &http::header_names(&self.headers))
             .field("timeout", &self.timeout)
             .field("metadata", &self.metadata)
+            .field("native_histograms", &self.native_histograms)
             .field("max_samples", &self.max_samples)
             .field("job", &self.job)
             .field("instance", &self.instance)
@@ -152,6 +154,7 @@ impl std::fmt::Debug for RemoteWriteBuilder {
 pub struct RemoteWriteExporter {
     transport: Transport,
     metadata: bool,
+    native_histograms: bool,
     max_samples: usize,
     encoder: snap::raw::Encoder,
     /// `job` and `instance`, sorted by name, added to every series that lacks them.
@@ -178,6 +181,7 @@ impl RemoteWriteExporter {
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             metadata: true,
+            native_histograms: false,
             max_samples: DEFAULT_MAX_SAMPLES_PER_REQUEST,
             job: None,
             instance: None,
@@ -209,6 +213,15 @@ impl RemoteWriteBuilder {
     /// Whether to send `MetricMetadata` (type, help, unit) with each batch (default `true`).
     pub fn metadata(mut self, send: bool) -> Self {
         self.metadata = send;
+        self
+    }
+
+    /// Whether to send exponential histograms as native histograms (default `false`, as
+    /// Prometheus' own `send_native_histograms`): the receiver must take them (Prometheus
+    /// with `--enable-feature=native-histograms`, Mimir); otherwise they go as classic
+    /// `_bucket`/`_sum`/`_count` series, which every receiver takes.
+    pub fn native_histograms(mut self, send: bool) -> Self {
+        self.native_histograms = send;
         self
     }
 
@@ -275,6 +288,7 @@ impl RemoteWriteBuilder {
         Ok(RemoteWriteExporter {
             transport: Transport::new(PROTOCOL, url, &headers, self.timeout)?,
             metadata: self.metadata,
+            native_histograms: self.native_histograms,
             max_samples: self.max_samples,
             encoder: snap::raw::Encoder::new(),
             target,
@@ -292,7 +306,12 @@ impl Exporter for RemoteWriteExporter {
     }
 
     fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
-        let mut request = write_request(&batch.snapshot, unix_millis(batch.end), self.metadata);
+        let mut request = write_request_with(
+            &batch.snapshot,
+            unix_millis(batch.end),
+            self.metadata,
+            self.native_histograms,
+        );
         mapping::add_target_labels(&mut request, &self.target);
         for part in mapping::split(request, self.max_samples) {
             let body = mapping::encode_with(&mut self.encoder, &part)?;

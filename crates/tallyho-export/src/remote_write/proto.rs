@@ -22,6 +22,58 @@ pub struct TimeSeries {
     /// Samples, oldest first.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Native histogram samples, oldest first.
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// `prometheus.Histogram`: one native histogram sample (integer counts).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Histogram {
+    /// Observations (the `count_int` of the `count` oneof).
+    #[prost(uint64, tag = "1")]
+    pub count_int: u64,
+    /// Sum of observations.
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// The schema (OpenTelemetry's scale).
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    /// Magnitudes up to this count in the zero bucket.
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket (`zero_count_int`).
+    #[prost(uint64, tag = "6")]
+    pub zero_count_int: u64,
+    /// Spans of negative buckets.
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Negative bucket counts as deltas.
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Spans of positive buckets.
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// Positive bucket counts as deltas.
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// Whether this sample follows a reset: 0 unknown, 1 yes, 2 no, 3 gauge.
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+}
+
+/// `prometheus.BucketSpan`: a run of consecutive buckets.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    /// Gap to the previous span (or the first bucket's index).
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    /// Buckets in the run.
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 /// `prometheus.Label`: one name and value.

@@ -182,6 +182,7 @@ impl Prometheus {
                     req.timeseries.push(TimeSeries {
                         labels: wire_labels(&s.labels),
                         samples,
+                        histograms: Vec::new(),
                     });
                 }
             }
