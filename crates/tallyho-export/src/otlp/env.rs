@@ -82,6 +82,18 @@ impl EnvSettings {
             }
         }
 
+        // Certificates would be silently unused without TLS: refuse them by name.
+        for what in ["CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"] {
+            if let Some((name, v)) = pick(what)? {
+                return Err(bad(
+                    &name,
+                    &v,
+                    "TLS is not supported yet: unset it and use an http:// endpoint \
+                     (a local collector can forward over TLS)",
+                ));
+            }
+        }
+
         for (name, full) in [
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", true),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", false),
@@ -265,6 +277,17 @@ mod tests {
             e.starts_with("OTEL_EXPORTER_OTLP_HEADERS=(value hidden") && !e.contains("secret"),
             "{e}"
         );
+        for var in [
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        ] {
+            let e = err(var, "/etc/ssl/x.pem");
+            assert!(
+                e.starts_with(&format!("{var}=")) && e.contains("TLS"),
+                "{e}"
+            );
+        }
         let e = err("OTEL_EXPORTER_OTLP_HEADERS", "bad key=secret");
         assert!(e.contains("bad key") && !e.contains("secret"), "{e}");
     }

@@ -580,12 +580,34 @@ impl Exporter for OtlpExporter {
 }
 
 /// `<base>/v1/metrics`, with one slash between them.
+/// The specification's rule for the general endpoint: `v1/metrics` appended, with one
+/// `/` between (so `http://x/` and `http://x` both give `http://x/v1/metrics`, and
+/// `http://x//` keeps its path as given: `http://x//v1/metrics`).
 fn metrics_url(base: &str) -> String {
-    format!("{}/v1/metrics", base.trim_end_matches('/'))
+    if base.ends_with('/') {
+        format!("{base}v1/metrics")
+    } else {
+        format!("{base}/v1/metrics")
+    }
 }
 
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(body)?;
     encoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_url;
+
+    #[test]
+    fn the_general_endpoint_gets_v1_metrics_with_one_slash_between() {
+        assert_eq!(metrics_url("http://x:4318"), "http://x:4318/v1/metrics");
+        assert_eq!(metrics_url("http://x:4318/"), "http://x:4318/v1/metrics");
+        assert_eq!(metrics_url("http://x/base"), "http://x/base/v1/metrics");
+        // Only one slash is the separator: the rest is the path as given, as the Python
+        // SDK resolves it too.
+        assert_eq!(metrics_url("http://x//"), "http://x//v1/metrics");
+    }
 }
