@@ -259,6 +259,25 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_otel_sdk_disabled_is_named_not_taken_for_false() {
+        let e = load(
+            None,
+            &env_of(&[("OTEL_SDK_DISABLED", "yes")]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "OTEL_SDK_DISABLED = \"yes\": expected true or false");
+        for ok in ["true", "FALSE", " True "] {
+            let env = env_of(match ok {
+                "true" => &[("OTEL_SDK_DISABLED", "true")],
+                "FALSE" => &[("OTEL_SDK_DISABLED", "FALSE")],
+                _ => &[("OTEL_SDK_DISABLED", " True ")],
+            });
+            assert!(load(None, &env, &Flags::default()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn otlp_endpoint_precedence_is_environment_over_file() {
         let file = "[export]\notlp_endpoint = \"http://127.0.0.1:4318\"\n";
         let raw = RawConfig::from_toml(file).unwrap();

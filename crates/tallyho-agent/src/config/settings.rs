@@ -157,6 +157,14 @@ impl Settings {
     /// allowed.
     pub fn from_raw(raw: &RawConfig, env: &Env) -> Result<Settings, String> {
         let key = |name: &'static str, origin: Option<&'static str>| origin.unwrap_or(name);
+        // The registry reads `true` (any case) and takes anything else for `false`: a
+        // typo must not leave the agent recording when it was meant to be off.
+        if let Some(v) = env("OTEL_SDK_DISABLED").filter(|v| !v.trim().is_empty()) {
+            let t = v.trim();
+            if !t.eq_ignore_ascii_case("true") && !t.eq_ignore_ascii_case("false") {
+                return Err(format!("OTEL_SDK_DISABLED = {v:?}: expected true or false"));
+            }
+        }
         if let Some(e) = &raw.origin.interval_error {
             return Err(e.clone());
         }
