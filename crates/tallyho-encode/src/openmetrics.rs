@@ -24,7 +24,9 @@
 //!   ([`write_le`]: `0.005`, `1.0`, `1e+06`, `+Inf`; the `+Inf` bucket is the count), then
 //!   `_count`, `_sum` and `_created`.
 //! - `_created` is the point's start as exact decimal seconds since the Unix epoch.
-//! - `# UNIT` only when the family has a unit; `# HELP` only when it has help. No timestamps.
+//! - `# UNIT` only when the family has a unit and its name ends with `_<unit>` (as the format
+//!   requires; a name with an abbreviated unit such as `task_duration_ms` gets none);
+//!   `# HELP` only when it has help. No timestamps.
 //! - Values are written as given: the format forbids, say, a NaN counter, but checking that is
 //!   the recorder's job, not the encoder's.
 //! - Label values and help are escaped as the format asks (see [`crate::escape`]). Metric and
@@ -102,7 +104,11 @@ impl Visitor for Encoder<'_> {
         buf.push(b' ');
         buf.extend_from_slice(type_word(info.kind));
         buf.push(b'\n');
-        if !info.unit.is_empty() {
+        // OpenMetrics: "If non-empty, it MUST be a suffix of the MetricFamily name
+        // separated by an underscore". A name that carries its unit abbreviated
+        // (`task_duration_ms`, unit `milliseconds`) gets no UNIT line rather than an
+        // invalid one.
+        if tallyho_names::ends_with_exact_unit(info.name, info.unit) {
             buf.extend_from_slice(b"# UNIT ");
             buf.extend_from_slice(&self.name);
             buf.push(b' ');
@@ -166,5 +172,46 @@ impl Visitor for Encoder<'_> {
         buf.extend_from_slice(&self.created);
         buf.push(b'\n');
         self.sink.spill()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_line_only_for_names_ending_in_the_unit() {
+        let r = tallyho::Registry::new();
+        r.metric("task_duration_ms", "Task time.")
+            .unit("milliseconds")
+            .gauge()
+            .unwrap()
+            .set(5.0);
+        r.metric("wait", "Wait time.")
+            .unit("milliseconds")
+            .gauge()
+            .unwrap()
+            .set(2.0);
+        r.metric("payload_bytes", "Payload.")
+            .unit("bytes")
+            .counter()
+            .unwrap()
+            .inc();
+        let mut out = Vec::new();
+        encode(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let units: Vec<&str> = text.lines().filter(|l| l.starts_with("# UNIT")).collect();
+        assert_eq!(
+            units,
+            [
+                "# UNIT wait_milliseconds milliseconds",
+                "# UNIT payload_bytes bytes"
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE task_duration_ms gauge\n# HELP task_duration_ms Task time.\ntask_duration_ms 5\n"),
+            "{text}"
+        );
     }
 }

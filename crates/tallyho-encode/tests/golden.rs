@@ -551,7 +551,10 @@ mod properties {
             let mut om_lines = 1; // # EOF
             for family in &snapshot.families {
                 prom_lines += 2;
-                om_lines += 1 + usize::from(!family.unit.is_empty()) + usize::from(!family.help.is_empty());
+                // `# UNIT` only where the name ends in `_<unit>`, as OpenMetrics requires.
+                om_lines += 1
+                    + usize::from(tallyho_names::ends_with_exact_unit(&family.name, &family.unit))
+                    + usize::from(!family.help.is_empty());
                 for s in &family.series {
                     match &s.value {
                         SeriesValue::Histogram(h) => {

@@ -5,6 +5,8 @@
 //! - [`label_name`]: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, and not one of the
 //!   names the formats reserve (`le`, `quantile`, [`OVERFLOW_LABEL`]).
 //! - [`unit()`]: a non-empty fragment of `[a-zA-Z0-9_]`.
+//! - [`ends_with_unit`]: whether a name already carries its unit, spelled out or as an
+//!   abbreviation from [`UNIT_ABBREVIATIONS`] (`task_duration_ms` carries `milliseconds`).
 //! - [`escape_label_value`]: a label value as the Prometheus text and OpenMetrics formats
 //!   write it between quotes (`\` → `\\`, `"` → `\"`, newline → `\n`).
 //!
@@ -24,7 +26,9 @@
 mod escape;
 mod problem;
 mod rules;
+mod units;
 
 pub use escape::{escape_label_value, label_value_escape, LABEL_VALUE_ESCAPES};
 pub use problem::{Problem, Rule};
 pub use rules::{label_name, metric_name, unit, OVERFLOW_LABEL};
+pub use units::{ends_with_exact_unit, ends_with_unit, unit_abbreviations, UNIT_ABBREVIATIONS};

@@ -36,6 +36,7 @@ mod global;
 mod histogram;
 mod instrument;
 pub mod name;
+mod observe;
 mod read;
 mod registry;
 mod slot;
@@ -55,6 +56,7 @@ pub use gauge::{Gauge, GaugeI64, UpDownCounter};
 pub use global::{global, set_global};
 pub use histogram::{Histogram, Timer};
 pub use instrument::Instrument;
+pub use observe::{BatchObserver, ObservableFamily, Observer};
 pub use registry::{
     Collector, MetricBuilder, Registry, RegistryBuilder, DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_METRIC, REFUSED_METRIC,

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::family::{Child, Family};
 use crate::instrument::Instrument;
+use crate::observe::Collection;
 use crate::visit::{ConstantLabels, Labels, Number, Point, PointValue, Visitor};
 use crate::OVERFLOW_LABEL;
 
@@ -20,6 +21,19 @@ pub(crate) trait Readable: Send + Sync {
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()>;
+    /// As [`points`](Self::points), within one collection `cx` of a registry: members
+    /// that share work within a collection (the families of one batch callback) keep it
+    /// there, so it runs once per collection, not once per member.
+    fn points_in(
+        &self,
+        cx: &Collection,
+        constant: &ConstantLabels,
+        time: SystemTime,
+        v: &mut dyn Visitor,
+    ) -> io::Result<()> {
+        let _ = cx;
+        self.points(constant, time, v)
+    }
     /// Records that landed in an overflow series.
     fn overflow_records(&self) -> u64 {
         0

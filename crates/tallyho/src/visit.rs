@@ -63,7 +63,8 @@ pub struct FamilyInfo<'a> {
     pub name: &'a str,
     /// Help text, unescaped.
     pub help: &'a str,
-    /// Unit such as `seconds` or `bytes`; empty when none. The name ends with `_{unit}`.
+    /// Unit such as `seconds` or `bytes`; empty when none. The name ends with `_{unit}`
+    /// or with an abbreviation of it (`_ms` for milliseconds, see `tallyho_names`).
     pub unit: &'a str,
     /// The type.
     pub kind: MetricKind,

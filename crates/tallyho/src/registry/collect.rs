@@ -1,6 +1,7 @@
 //! Collection: the registry as a `Source`, walked by every encoder and snapshot.
 
 use super::*;
+use crate::observe::Collection;
 
 impl Source for Registry {
     fn visit(&self, v: &mut dyn Visitor) -> io::Result<()> {
@@ -9,6 +10,9 @@ impl Source for Registry {
             let state = self.read_state();
             (state.families.clone(), state.collectors.clone())
         };
+        // One per collection: a batch callback runs when the first of its families is
+        // read, and its other families take their points from here.
+        let cx = Collection::default();
         let mut overflows: Vec<(&str, u64)> = Vec::new();
         let mut refusals: Vec<(&str, u64)> = Vec::new();
         for entry in &families {
@@ -25,7 +29,7 @@ impl Source for Registry {
             })?;
             let (mut overflowed, mut refused) = (0u64, 0u64);
             for m in &members {
-                m.read.points(&m.constant, time, v)?;
+                m.read.points_in(&cx, &m.constant, time, v)?;
                 overflowed = overflowed.saturating_add(m.read.overflow_records());
                 refused = refused.saturating_add(m.read.refused_records());
             }
@@ -69,7 +73,7 @@ impl Source for Registry {
         self.self_metric(
             v,
             REFUSED_METRIC,
-            "Recordings refused because their value would break the exposition: NaN or out-of-range histogram observations, negative, NaN or infinite float counter increments.",
+            "Recordings refused because their value would break the exposition: NaN or out-of-range histogram observations, negative, NaN or infinite float counter increments, and observed points with a bad value, the wrong number of label values or a label set repeated in one callback run.",
             &refusals,
             time,
         )?;

@@ -43,7 +43,25 @@ pub struct MetricBuilder<'r> {
 }
 
 impl MetricBuilder<'_> {
-    /// The unit (`seconds`, `bytes`, ...); appended to the name when it does not end with it.
+    /// The unit (`seconds`, `bytes`, ...), appended to the name as `_<unit>` unless the name
+    /// already carries it: a name that ends in `_<unit>`, or in `_` and a common
+    /// abbreviation of the unit, keeps its name unchanged. The abbreviations are the table
+    /// [`tallyho_names::UNIT_ABBREVIATIONS`]: `s`/`sec`/`secs` (seconds), `ms`
+    /// (milliseconds), `us` (microseconds), `ns` (nanoseconds), `b` (bytes), `kb`
+    /// (kilobytes), `mb`, `gb`, `kib`, `mib`, `gib`, `min`, `h`/`hr`, `pct` (percent) and a
+    /// few longer spellings. The unit is kept as given either way; the OpenMetrics encoder
+    /// writes its `# UNIT` line only for a name that ends in `_<unit>`, as the format
+    /// requires.
+    ///
+    /// ```
+    /// let registry = tallyho::Registry::new();
+    /// registry.metric("task_duration_ms", "Task time.").unit("milliseconds").gauge()?;
+    /// registry.metric("task_wait", "Wait time.").unit("milliseconds").gauge()?;
+    /// let snapshot = registry.snapshot();
+    /// assert!(snapshot.family("task_duration_ms").is_some());
+    /// assert!(snapshot.family("task_wait_milliseconds").is_some());
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
     pub fn unit(mut self, unit: &str) -> Self {
         self.unit = unit.to_owned();
         self
@@ -67,7 +85,12 @@ impl MetricBuilder<'_> {
         self
     }
 
-    fn meta<'a>(&'a self, full: &'a str, kind: MetricKind, signature: String) -> Meta<'a> {
+    pub(super) fn meta<'a>(
+        &'a self,
+        full: &'a str,
+        kind: MetricKind,
+        signature: String,
+    ) -> Meta<'a> {
         Meta {
             name: full,
             help: &self.help,
@@ -208,7 +231,7 @@ impl MetricBuilder<'_> {
         Ok(handle.unwrap_or_else(TypedFamily::noop))
     }
 
-    fn check_labels(&self, full: &str, labels: &[&str]) -> Result<(), Error> {
+    pub(super) fn check_labels(&self, full: &str, labels: &[&str]) -> Result<(), Error> {
         for (i, l) in labels.iter().enumerate() {
             name::label_name(l)?;
             if labels[..i].contains(l)
@@ -323,50 +346,5 @@ impl MetricBuilder<'_> {
         labels: &[&str],
     ) -> Result<Family<ExponentialHistogram>, Error> {
         self.family(labels)
-    }
-
-    fn observable(
-        self,
-        kind: MetricKind,
-        read: Box<dyn Fn() -> PointValue<'static> + Send + Sync>,
-    ) -> Result<(), Error> {
-        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
-        let meta = self.meta(&full, kind, "observable with labels []".to_owned());
-        if !self.registry.shared.enabled {
-            return Ok(());
-        }
-        self.registry.register::<()>(meta, || {
-            let read = Arc::new(Observed {
-                read,
-                start: SystemTime::now(),
-            });
-            (None, read)
-        })?;
-        Ok(())
-    }
-
-    /// A gauge whose value `f` returns at each collection (queue depth, free slots).
-    ///
-    /// # Errors
-    /// An invalid name or unit, or the name already registered.
-    pub fn observable_gauge(
-        self,
-        f: impl Fn() -> f64 + Send + Sync + 'static,
-    ) -> Result<(), Error> {
-        self.observable(
-            MetricKind::Gauge,
-            Box::new(move || PointValue::Gauge(Number::F64(f()))),
-        )
-    }
-
-    /// A counter whose total `f` returns at each collection (bytes read by a library).
-    ///
-    /// # Errors
-    /// An invalid name or unit, or the name already registered.
-    pub fn observable_counter(
-        self,
-        f: impl Fn() -> u64 + Send + Sync + 'static,
-    ) -> Result<(), Error> {
-        self.observable(MetricKind::Counter, Box::new(move || counter_value(f())))
     }
 }

@@ -3,6 +3,7 @@
 mod collect;
 mod metric;
 mod names;
+mod observable;
 
 pub use metric::MetricBuilder;
 use metric::{describe, Meta};
@@ -33,8 +34,9 @@ pub const OVERFLOW_METRIC: &str = "tallyho_cardinality_overflow";
 
 /// Name of the self-metric counting recordings refused because their value would break
 /// the exposition: NaN or out-of-range histogram observations, negative, NaN or infinite
-/// float counter increments. Labelled `metric` like [`OVERFLOW_METRIC`]; present once a
-/// family refused something.
+/// float counter increments, and points of observable families with a bad value, the
+/// wrong number of label values or a label set repeated in one callback run. Labelled
+/// `metric` like [`OVERFLOW_METRIC`]; present once a family refused something.
 pub const REFUSED_METRIC: &str = "tallyho_refused_values";
 
 /// Numbers produced on demand at collection time, such as values read from another
@@ -351,9 +353,10 @@ impl Registry {
         }
         if !unit.is_empty() {
             name::unit(unit)?;
-            let suffix = format!("_{unit}");
-            if !full.ends_with(&suffix) {
-                full.push_str(&suffix);
+            // `task_duration_ms` with unit `milliseconds` stays as it is.
+            if !tallyho_names::ends_with_unit(&full, unit) {
+                full.push('_');
+                full.push_str(unit);
             }
         }
         Ok(full)
@@ -423,5 +426,40 @@ impl Registry {
         state.families.push(Arc::new(entry));
         state.by_name.insert(meta.name.to_owned(), i);
         Ok(handle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_carries_its_unit_keeps_it() {
+        let r = Registry::new();
+        let full = |name: &str, kind, unit: &str| r.full_name(name, kind, unit).unwrap();
+        let gauge = MetricKind::Gauge;
+        assert_eq!(
+            full("task_duration_ms", gauge, "milliseconds"),
+            "task_duration_ms"
+        );
+        assert_eq!(full("rtt_us", gauge, "microseconds"), "rtt_us");
+        assert_eq!(full("uptime_secs", gauge, "seconds"), "uptime_secs");
+        assert_eq!(full("heap_kb", gauge, "kilobytes"), "heap_kb");
+        assert_eq!(full("took_seconds", gauge, "seconds"), "took_seconds");
+        assert_eq!(full("took", gauge, "seconds"), "took_seconds");
+        // An abbreviation of another unit is not this one.
+        assert_eq!(full("took_ms", gauge, "seconds"), "took_ms_seconds");
+        assert_eq!(full("items", gauge, "seconds"), "items_seconds");
+        // Counters lose `_total` first; the unit then applies to the rest.
+        assert_eq!(full("read_b_total", MetricKind::Counter, "bytes"), "read_b");
+        assert_eq!(
+            full("read_total", MetricKind::Counter, "bytes"),
+            "read_bytes"
+        );
+        let app = Registry::builder().prefix("app").build().unwrap();
+        assert_eq!(
+            app.full_name("gc_ns", gauge, "nanoseconds").unwrap(),
+            "app_gc_ns"
+        );
     }
 }
