@@ -161,6 +161,7 @@ fn selection_spans_blocks_and_head() {
     let h = History::open(opts.clone()).unwrap();
     let t0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
     let all = fill(&h, t0, 5);
+    h.wait_for_blocks();
     let st = h.stats();
     assert!(st.blocks >= 3, "{st:?}");
     assert!(st.head_samples > 0, "{st:?}");
