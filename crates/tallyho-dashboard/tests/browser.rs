@@ -292,6 +292,11 @@ fn check_overview(o: &Value) {
         "the dark theme changes the colours"
     );
     assert_eq!(o["light"], "light");
+    // Every chart's queries went out as one request, and none had to be asked again alone.
+    let b = &o["batches"];
+    assert!(b["sent"].as_u64().unwrap_or(0) >= 1, "batches: {b}");
+    assert_eq!(b["fellBack"], 0, "a batch failed: {b}");
+    assert!(b["parts"].as_u64().unwrap_or(0) >= 8, "batches: {b}");
 }
 
 fn check_families(f: &Value) {

@@ -75,6 +75,7 @@ async function overview(page) {
     alerts: window.__tallyho.alerts,
     loadedMs: window.__tallyho.loadedMs,
     drawnMs: window.__tallyho.drawnMs,
+    batches: window.__tallyho.batches,
     chartIds: [...document.querySelectorAll("#overview-charts [data-chart]")].map((e) => e.dataset.chart),
     calloutTexts: [...document.querySelectorAll("#callouts li")].map((e) => e.textContent),
     alertsHidden: document.querySelector("#alerts").hidden,

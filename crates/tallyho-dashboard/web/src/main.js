@@ -5,7 +5,7 @@ import { state } from "./chart.js";
 import { Callouts } from "./callouts.js";
 import { FamiliesView } from "./families.js";
 import { hostPanels } from "./overview.js";
-import { Panel, windowFor } from "./panel.js";
+import { Panel, refreshPanels, windowFor } from "./panel.js";
 import { QueryView } from "./promql.js";
 
 const WINDOWS = { "5m": 300, "1h": 3600, "6h": 21600, "24h": 86400 };
@@ -38,7 +38,7 @@ async function refresh() {
   const w = win();
   try {
     const jobs = [app.callouts.refresh(w.end)];
-    if (app.view === "overview") jobs.push(...app.overview.map((p) => p.refresh(w)));
+    if (app.view === "overview") jobs.push(refreshPanels(app.overview, w));
     if (app.view === "families") jobs.push(app.families.refresh(w));
     if (app.view === "query") jobs.push(app.query.refresh(w));
     await Promise.all(jobs);
@@ -83,7 +83,7 @@ async function route() {
     if (arg && arg !== app.query.expr) await app.query.run(arg, w);
     else if (arg) await app.query.refresh(w);
   } else {
-    await Promise.all(app.overview.map((p) => p.refresh(w)));
+    await refreshPanels(app.overview, w);
   }
   const s = state();
   // From the script's start to the first view drawn.

@@ -1,7 +1,7 @@
 // A panel: a chart card fed by one or more range queries over the chosen window.
 
-import { query, queryRange } from "./api.js";
-import { ChartCard, MAX_SERIES, prepare } from "./chart.js";
+import { query, queryRange, queryRangeBatch } from "./api.js";
+import { ChartCard, MAX_SERIES, prepare, state } from "./chart.js";
 
 /**
  * The window the page shows: `seconds` long, ending now, with a step that gives about 240
@@ -28,9 +28,16 @@ export function expand(expr, win) {
  * that the error names the user's expression, not the wrapper.
  */
 async function cappedRange(expr, win) {
-  const result = await queryRange(`topk(${MAX_SERIES}, ${expr})`, win.start, win.end, win.step).catch(
+  const result = await queryRange(capped(expr), win.start, win.end, win.step).catch(
     () => queryRange(expr, win.start, win.end, win.step),
   );
+  return { result, total: await totalOf(expr, result, win) };
+}
+
+const capped = (expr) => `topk(${MAX_SERIES}, ${expr})`;
+
+/** How many series `expr` has now: `result`'s length, or `count(expr)` at the cap. */
+async function totalOf(expr, result, win) {
   let total = result.length;
   if (total >= MAX_SERIES) {
     try {
@@ -40,7 +47,35 @@ async function cappedRange(expr, win) {
       // The chart still shows the top series; only the total is unknown.
     }
   }
-  return { result, total };
+  return total;
+}
+
+/**
+ * Refreshes `panels` over `win` with one request for all their queries (`queryRangeBatch`);
+ * when that fails, each panel asks on its own, so that an error lands on the chart whose
+ * query caused it.
+ */
+export async function refreshPanels(panels, win) {
+  const exprs = panels.flatMap((p) => p.def.queries.map((q) => capped(expand(q.expr, win))));
+  let results = null;
+  // What the batches did, for the browser test: requests sent and how many fell back.
+  const b = (state().batches ||= { sent: 0, fellBack: 0, parts: 0 });
+  b.sent += 1;
+  b.parts = exprs.length;
+  try {
+    results = await queryRangeBatch(exprs, win.start, win.end, win.step);
+  } catch {
+    b.fellBack += 1; // Asked one by one below.
+  }
+  let next = 0;
+  await Promise.all(
+    panels.map((p) => {
+      const n = p.def.queries.length;
+      const mine = results && results.slice(next, next + n);
+      next += n;
+      return p.refresh(win, mine);
+    }),
+  );
 }
 
 export class Panel {
@@ -60,12 +95,19 @@ export class Panel {
     return this.card.el;
   }
 
-  async refresh(win) {
+  /**
+   * Draws the window `win`. `given`, when there, holds each query's capped result already
+   * fetched (by `refreshPanels`); otherwise the panel asks for them itself.
+   */
+  async refresh(win, given = null) {
     const seq = ++this.seq;
     try {
       const parts = await Promise.all(
-        this.def.queries.map(async (q) => {
-          const { result, total } = await cappedRange(expand(q.expr, win), win);
+        this.def.queries.map(async (q, i) => {
+          const expr = expand(q.expr, win);
+          const { result, total } = given
+            ? { result: given[i], total: await totalOf(expr, given[i], win) }
+            : await cappedRange(expr, win);
           return result.map((r) => ({ ...r, rename: q.name, total }));
         }),
       );
