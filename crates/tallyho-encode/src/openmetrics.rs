@@ -40,7 +40,7 @@ use tallyho::{FamilyInfo, MetricKind, Point, PointValue, Source, Visitor};
 use crate::escape::write_help_openmetrics;
 use crate::number::{write_f64, write_le, write_number, write_u64, write_unix_seconds};
 use crate::sink::{LeCache, Sink};
-use crate::text::{render_labels, sample, write_buckets, write_label_set};
+use crate::text::{render_labels, sample, write_buckets, write_exemplar, write_label_set};
 
 /// The HTTP `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -146,10 +146,13 @@ impl Visitor for Encoder<'_> {
             PointValue::Counter(n) | PointValue::Gauge(n) => {
                 sample(buf, name, b"_total", labels);
                 write_number(buf, n)?;
+                if let Some(Some(ex)) = point.exemplars.first() {
+                    write_exemplar(buf, ex)?;
+                }
                 buf.push(b'\n');
             }
             PointValue::Histogram(h) => {
-                write_buckets(buf, name, labels, &h, &mut self.le)?;
+                write_buckets(buf, name, labels, &h, &mut self.le, point.exemplars)?;
                 // With a negative bucket bound the sum is not a counter, and OpenMetrics
                 // says the point then has no sum (its parsers want no `_count` without it);
                 // the `+Inf` bucket still carries the count.

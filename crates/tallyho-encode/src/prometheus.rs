@@ -107,7 +107,7 @@ impl Visitor for Encoder<'_> {
             PointValue::Histogram(h) => {
                 render_labels(&mut self.labels, &point.labels)?;
                 let labels = &self.labels[..];
-                write_buckets(buf, name, labels, &h, &mut self.le)?;
+                write_buckets(buf, name, labels, &h, &mut self.le, &[])?;
                 sample(buf, name, b"_sum", labels);
                 write_f64(buf, h.sum)?;
                 buf.push(b'\n');

@@ -2,10 +2,10 @@
 
 use std::io;
 
-use tallyho::{HistogramValue, Labels};
+use tallyho::{Exemplar, HistogramValue, Labels};
 
 use crate::escape::write_label_value;
-use crate::number::write_u64;
+use crate::number::{write_f64, write_u64, write_unix_seconds};
 use crate::sink::{buckets, LeCache};
 
 /// Writes `a="x",b="y"` (no braces) and returns whether there was any label. The
@@ -124,17 +124,32 @@ pub(crate) fn sample(buf: &mut Vec<u8>, name: &[u8], suffix: &[u8], labels: &[u8
     buf.push(b' ');
 }
 
+/// Writes an OpenMetrics exemplar, ` # {trace_id="…",span_id="…"} value timestamp`, as
+/// the end of a sample line (before its newline).
+pub(crate) fn write_exemplar(buf: &mut Vec<u8>, ex: &Exemplar) -> io::Result<()> {
+    buf.extend_from_slice(b" # {trace_id=\"");
+    buf.extend_from_slice(ex.trace.trace_id_hex().as_bytes());
+    buf.extend_from_slice(b"\",span_id=\"");
+    buf.extend_from_slice(ex.trace.span_id_hex().as_bytes());
+    buf.extend_from_slice(b"\"} ");
+    write_f64(buf, ex.value)?;
+    buf.push(b' ');
+    write_unix_seconds(buf, ex.time)
+}
+
 /// Writes one `{name}_bucket{labels,le="…"} {cumulative}` line per bucket, `+Inf` last,
-/// with `le` as `bounds` spells it.
+/// with `le` as `bounds` spells it; `exemplars` (OpenMetrics only, else empty) go at the
+/// end of their bucket's line.
 pub(crate) fn write_buckets(
     buf: &mut Vec<u8>,
     name: &[u8],
     labels: &[u8],
     h: &HistogramValue<'_>,
     bounds: &mut LeCache,
+    exemplars: &[Option<Exemplar>],
 ) -> io::Result<()> {
     bounds.refresh(h.bounds)?;
-    for ((_, count), le) in buckets(h).zip(bounds.spelled()) {
+    for (i, ((_, count), le)) in buckets(h).zip(bounds.spelled()).enumerate() {
         buf.extend_from_slice(name);
         buf.extend_from_slice(b"_bucket{");
         buf.extend_from_slice(labels);
@@ -145,6 +160,9 @@ pub(crate) fn write_buckets(
         buf.extend_from_slice(le);
         buf.extend_from_slice(b"\"} ");
         write_u64(buf, count)?;
+        if let Some(Some(ex)) = exemplars.get(i) {
+            write_exemplar(buf, ex)?;
+        }
         buf.push(b'\n');
     }
     Ok(())
@@ -164,7 +182,7 @@ mod tests {
             exponential: None,
         };
         let mut buf = Vec::new();
-        write_buckets(&mut buf, b"h", b"a=\"b\"", &h, cache).unwrap();
+        write_buckets(&mut buf, b"h", b"a=\"b\"", &h, cache, &[]).unwrap();
         String::from_utf8(buf).unwrap()
     }
 

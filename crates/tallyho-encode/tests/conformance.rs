@@ -177,8 +177,10 @@ for fam in parse(text):
     for s in fam.samples:
         v = s.value
         v = "NaN" if math.isnan(v) else ("+Inf" if v == math.inf else ("-Inf" if v == -math.inf else v))
+        ex = getattr(s, "exemplar", None)
+        ex = ex and {"labels": ex.labels, "value": ex.value, "timestamp": float(ex.timestamp)}
         out.append({"family": fam.name, "type": fam.type, "unit": getattr(fam, "unit", ""),
-                    "name": s.name, "labels": s.labels, "value": v})
+                    "name": s.name, "labels": s.labels, "value": v, "exemplar": ex})
 print(json.dumps(out))
 "#;
 
@@ -385,4 +387,92 @@ fn hostile_labels_survive_both_formats() {
             .iter()
             .all(|s| s["labels"]["service"] == "svc \"one\""));
     }
+}
+
+/// Exemplars on a counter, a family counter and histogram buckets, read back by the strict
+/// OpenMetrics parser with their trace and span ids, values and timestamps exactly; from
+/// the registry and from a snapshot of it alike. The Prometheus text format has none.
+#[test]
+fn exemplars_pass_the_strict_openmetrics_parser_exactly() {
+    use tallyho::TraceContext;
+    let r = Registry::new();
+    let jobs = r.counter("jobs", "Jobs.").unwrap();
+    let by = r
+        .metric("calls", "Calls.")
+        .counter_family(&["route"])
+        .unwrap();
+    let took = r
+        .histogram("took_seconds", "Took.", Buckets::new([0.1, 1.0]).unwrap())
+        .unwrap();
+    let a = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").unwrap();
+    let b = TraceContext::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
+    jobs.add_with_exemplar(3, Some(a));
+    by.with(&["/x"]).inc_with_exemplar(Some(b));
+    by.with(&["/y"]).inc();
+    took.observe_with_exemplar(0.05, Some(a));
+    took.observe_with_exemplar(0.5, Some(b));
+    took.observe(7.0);
+    let ids = |t: &TraceContext| serde_json::json!({"trace_id": t.trace_id_hex(), "span_id": t.span_id_hex()});
+    let when = |e: tallyho::Exemplar| {
+        e.time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let snapshot = r.snapshot();
+    let mut from_registry = Vec::new();
+    openmetrics::encode(&mut from_registry, &r).unwrap();
+    let mut from_snapshot = Vec::new();
+    openmetrics::encode(&mut from_snapshot, &snapshot).unwrap();
+    assert_eq!(from_registry, from_snapshot);
+    let parsed = python_parse("openmetrics", &from_snapshot);
+    let sample = |name: &str, label: Option<(&str, &str)>| {
+        parsed
+            .iter()
+            .find(|s| s["name"] == name && label.map_or(true, |(k, v)| s["labels"][k] == v))
+            .unwrap_or_else(|| panic!("no sample {name} {label:?} in {parsed:?}"))
+            .clone()
+    };
+    let check = |s: Value, trace: &TraceContext, value: f64, at: f64| {
+        let ex = &s["exemplar"];
+        assert_eq!(ex["labels"], ids(trace), "{s}");
+        assert_eq!(ex["value"], value, "{s}");
+        let ts = ex["timestamp"].as_f64().unwrap();
+        assert!((ts - at).abs() < 1e-6, "{s}: timestamp {ts} vs {at}");
+    };
+    let ex = jobs.exemplar().unwrap();
+    check(sample("jobs_total", None), &a, 3.0, when(ex));
+    let ex = by.with(&["/x"]).exemplar().unwrap();
+    check(
+        sample("calls_total", Some(("route", "/x"))),
+        &b,
+        1.0,
+        when(ex),
+    );
+    assert_eq!(
+        sample("calls_total", Some(("route", "/y")))["exemplar"],
+        Value::Null
+    );
+    let kept = took.exemplars();
+    check(
+        sample("took_seconds_bucket", Some(("le", "0.1"))),
+        &a,
+        0.05,
+        when(kept[0].unwrap()),
+    );
+    check(
+        sample("took_seconds_bucket", Some(("le", "1.0"))),
+        &b,
+        0.5,
+        when(kept[1].unwrap()),
+    );
+    assert_eq!(
+        sample("took_seconds_bucket", Some(("le", "+Inf")))["exemplar"],
+        Value::Null
+    );
+    // The Prometheus text format carries no exemplars and stays valid.
+    let mut text = Vec::new();
+    prometheus::encode(&mut text, &snapshot).unwrap();
+    assert!(!String::from_utf8_lossy(&text).contains("trace_id"));
+    promtool_check(&text);
 }

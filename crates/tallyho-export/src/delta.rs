@@ -38,6 +38,7 @@ impl DeltaState {
             if kind == MetricKind::Gauge {
                 continue;
             }
+            let mut kept = Vec::with_capacity(family.series.len());
             family.series.retain_mut(|series| {
                 let key = (family.name.clone(), series.labels.clone());
                 let now = series.value.clone();
@@ -53,11 +54,37 @@ impl DeltaState {
                     None => start > UNIX_EPOCH && start <= current.time,
                 };
                 self.last.insert(key, (now, start));
+                kept.push(keep);
                 keep
             });
+            family.exemplars = period_exemplars(&family.exemplars, &kept, period_start);
         }
         out
     }
+}
+
+/// The exemplars of the series `kept`, re-indexed to the series left, and only those
+/// recorded in this period (a delta point's exemplars are its period's events).
+fn period_exemplars(
+    all: &[(usize, Vec<Option<tallyho::Exemplar>>)],
+    kept: &[bool],
+    period_start: SystemTime,
+) -> Vec<(usize, Vec<Option<tallyho::Exemplar>>)> {
+    let mut out = Vec::new();
+    for (i, exemplars) in all {
+        if !kept.get(*i).copied().unwrap_or(false) {
+            continue;
+        }
+        let at = kept[..*i].iter().filter(|k| **k).count();
+        let recent: Vec<_> = exemplars
+            .iter()
+            .map(|e| e.filter(|e| e.time >= period_start))
+            .collect();
+        if recent.iter().any(Option::is_some) {
+            out.push((at, recent));
+        }
+    }
+    out
 }
 
 fn diff(now: &SeriesValue, prev: &SeriesValue) -> SeriesValue {
@@ -154,6 +181,28 @@ mod tests {
         assert_eq!((hd.count, hd.sum, hd.counts), (1, 2.0, vec![0, 1]));
         let third = d.delta(&r.snapshot(), t0);
         assert_eq!(third.value("c", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn exemplars_follow_their_series_and_stay_in_their_period() {
+        use tallyho::TraceContext;
+        let r = Registry::new();
+        let fam = r.metric("c", "").counter_family(&["k"]).unwrap();
+        let ctx = TraceContext::new([7; 16], [7; 8]);
+        let mut d = DeltaState::default();
+        // First period: "a" is new (sent whole), "b" gets an exemplar.
+        fam.with(&["a"]).inc();
+        fam.with(&["b"]).add_with_exemplar(4, ctx);
+        let t0 = SystemTime::now() - std::time::Duration::from_secs(1);
+        let first = d.delta(&r.snapshot(), t0);
+        let f = first.family("c").unwrap();
+        let b = f.series.iter().position(|s| s.labels[0].1 == "b").unwrap();
+        assert_eq!(f.exemplars_of(b)[0].unwrap().value, 4.0);
+        // Second period: nothing new recorded on "b": its old exemplar is not sent again.
+        fam.with(&["a"]).inc();
+        let t1 = SystemTime::now();
+        let second = d.delta(&r.snapshot(), t1);
+        assert!(second.family("c").unwrap().exemplars.is_empty());
     }
 
     #[test]

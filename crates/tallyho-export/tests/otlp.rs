@@ -378,6 +378,55 @@ fn exponential_histograms_arrive_as_otlp_exponential_histograms() {
     assert_eq!(got, want, "scale {}", p.scale);
 }
 
+/// Exemplars arrive on counter and histogram points with their trace and span ids as
+/// bytes, value and time; a series without one carries none, and a delta export carries
+/// only the exemplars recorded in its period.
+#[test]
+fn exemplars_arrive_on_counter_and_histogram_points() {
+    use opentelemetry_proto::tonic::metrics::v1::exemplar;
+    use tallyho::TraceContext;
+    let rx = Receiver::start();
+    let r = Registry::new();
+    let calls = r
+        .metric("calls", "Calls.")
+        .counter_family(&["route"])
+        .unwrap();
+    let took = r
+        .histogram("took_seconds", "Took.", Buckets::new([0.1, 1.0]).unwrap())
+        .unwrap();
+    let a = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").unwrap();
+    let b = TraceContext::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
+    calls.with(&["/plain"]).inc();
+    calls.with(&["/traced"]).add_with_exemplar(2, Some(a));
+    took.observe_with_exemplar(0.5, Some(b));
+    let mut exporter = rx.exporter().build().unwrap();
+    exporter
+        .export(&batch(r.snapshot(), Temporality::Cumulative))
+        .unwrap();
+    let m = metric(&rx.requests(), "calls");
+    let route = |p: &NumberDataPoint| string_attr(&p.attributes, "route").unwrap();
+    for p in number_points(&m) {
+        if route(p) == "/plain" {
+            assert!(p.exemplars.is_empty(), "{p:?}");
+            continue;
+        }
+        let [e] = &p.exemplars[..] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(e.trace_id, a.trace_id().to_vec());
+        assert_eq!(e.span_id, a.span_id().to_vec());
+        assert_eq!(e.value, Some(exemplar::Value::AsDouble(2.0)));
+        let kept = calls.with(&["/traced"]).exemplar().unwrap();
+        assert_eq!(e.time_unix_nano, nanos(kept.time));
+    }
+    let h = metric(&rx.requests(), "took_seconds");
+    let [e] = &histogram_points(&h)[0].exemplars[..] else {
+        panic!("{h:?}")
+    };
+    assert_eq!(e.trace_id, b.trace_id().to_vec());
+    assert_eq!(e.value, Some(exemplar::Value::AsDouble(0.5)));
+}
+
 #[test]
 fn integers_saturate_and_kinds_follow_the_family() {
     let rx = Receiver::start();

@@ -54,6 +54,7 @@ impl Prometheus {
             let child = Command::new("prometheus")
                 .arg("--web.enable-remote-write-receiver")
                 .arg("--enable-feature=native-histograms")
+                .arg("--enable-feature=exemplar-storage")
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!(
                     "--storage.tsdb.path={}",
@@ -740,4 +741,83 @@ fn exponential_histograms_arrive_as_native_histograms_when_asked() {
         .parse()
         .unwrap();
     assert!((median - 0.01995).abs() / 0.01995 < 0.01, "{median}");
+}
+
+/// Exemplars on a counter and a histogram bucket reach Prometheus (run with
+/// `--enable-feature=exemplar-storage`), which returns them from `query_exemplars` with
+/// their trace and span ids, value and millisecond time.
+#[test]
+fn exemplars_arrive_with_their_trace_ids() {
+    use tallyho::TraceContext;
+    let prometheus = Prometheus::start();
+    let registry = Registry::new();
+    let jobs = registry.counter("rw_jobs", "Jobs.").unwrap();
+    let took = registry
+        .histogram(
+            "rw_took_seconds",
+            "Took.",
+            Buckets::new([0.1, 1.0]).unwrap(),
+        )
+        .unwrap();
+    let a = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").unwrap();
+    let b = TraceContext::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
+    jobs.add_with_exemplar(6, Some(a));
+    took.observe_with_exemplar(0.5, Some(b));
+    let mut exporter = exporter(&prometheus.write_url());
+    let end = SystemTime::now();
+    exporter
+        .export(&Batch {
+            start: end - Duration::from_secs(10),
+            end,
+            snapshot: registry.snapshot(),
+            temporality: Temporality::Cumulative,
+        })
+        .unwrap();
+    let exemplars = |q: &str| -> Vec<Value> {
+        let t = seconds(end);
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/query_exemplars?query={}&start={:.3}&end={:.3}",
+            prometheus.port,
+            percent(q),
+            t - 600.0,
+            t + 600.0
+        );
+        let body = ureq::get(&url).call().unwrap().into_string().unwrap();
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "success", "{body}");
+        json["data"].as_array().unwrap().clone()
+    };
+    let check = |e: &Value, t: &TraceContext, v: &str, kept: tallyho::Exemplar| {
+        assert_eq!(e["labels"]["trace_id"], t.trace_id_hex().as_str(), "{e}");
+        assert_eq!(e["labels"]["span_id"], t.span_id_hex().as_str(), "{e}");
+        assert_eq!(e["value"], v, "{e}");
+        let ms = kept
+            .time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as f64;
+        let got = e["timestamp"].as_f64().unwrap() * 1000.0;
+        assert!((got - ms).abs() <= 1.0, "{e}: {got} vs {ms}");
+    };
+    let counter = exemplars("rw_jobs_total");
+    assert_eq!(counter.len(), 1, "{counter:?}");
+    check(
+        &counter[0]["exemplars"][0],
+        &a,
+        "6",
+        jobs.exemplar().unwrap(),
+    );
+    let buckets = exemplars("rw_took_seconds_bucket");
+    assert_eq!(
+        buckets.len(),
+        1,
+        "only the bucket with an exemplar: {buckets:?}"
+    );
+    assert_eq!(buckets[0]["seriesLabels"]["le"], "1", "{buckets:?}");
+    check(
+        &buckets[0]["exemplars"][0],
+        &b,
+        "0.5",
+        took.exemplars()[1].unwrap(),
+    );
 }

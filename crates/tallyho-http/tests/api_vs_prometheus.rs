@@ -116,6 +116,7 @@ fn push(prom: &Prometheus, data: &[RangeSeries]) {
                     })
                     .collect(),
                 histograms: vec![],
+                exemplars: vec![],
             })
             .collect(),
         metadata: vec![],

@@ -176,3 +176,90 @@ scrape_configs:
         );
     }
 }
+
+/// Exemplars: Prometheus run with `--enable-feature=exemplar-storage` scrapes the
+/// OpenMetrics exposition and keeps each exemplar with its trace and span ids, value and
+/// timestamp, which its `query_exemplars` API then returns.
+#[test]
+fn prometheus_stores_the_exemplars_it_scrapes() {
+    use tallyho::TraceContext;
+    let r = tallyho::Registry::new();
+    let took = r
+        .histogram(
+            "took_seconds",
+            "Took.",
+            tallyho::Buckets::new([0.1, 1.0]).unwrap(),
+        )
+        .unwrap();
+    let jobs = r.counter("jobs", "Jobs.").unwrap();
+    let a = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").unwrap();
+    let b = TraceContext::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
+    took.observe_with_exemplar(0.05, Some(a));
+    took.observe_with_exemplar(0.5, Some(b));
+    jobs.add_with_exemplar(4, Some(b));
+    let running = Endpoint::new(r).spawn("127.0.0.1:0").unwrap();
+    let target = running.local_addr();
+    let config = format!(
+        r#"global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: exemplars
+    static_configs: [{{ targets: ["{target}"] }}]
+"#
+    );
+    let prom = start(&config, &["--enable-feature=exemplar-storage"]);
+    prom.wait_ready();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let exemplars = |q: &str| -> Vec<Value> {
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/query_exemplars?query={}&start={}&end={}",
+            prom.port,
+            encode_query(q),
+            now - 600,
+            now + 600
+        );
+        let (status, _, body) = get(&url, &[]);
+        if status != 200 {
+            return Vec::new();
+        }
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["data"].as_array().cloned().unwrap_or_default()
+    };
+    prom.wait_for("a scrape with exemplars", || {
+        exemplars("took_seconds_bucket").len() == 2 && !exemplars("jobs_total").is_empty()
+    });
+    let buckets = exemplars("took_seconds_bucket");
+    let of = |le: &str| {
+        buckets
+            .iter()
+            .find(|s| s["seriesLabels"]["le"] == le)
+            .unwrap_or_else(|| panic!("no exemplar for le={le}: {buckets:?}"))["exemplars"][0]
+            .clone()
+    };
+    let want = |e: &Value, t: &TraceContext, v: &str, kept: tallyho::Exemplar| {
+        assert_eq!(e["labels"]["trace_id"], t.trace_id_hex().as_str(), "{e}");
+        assert_eq!(e["labels"]["span_id"], t.span_id_hex().as_str(), "{e}");
+        assert_eq!(e["value"], v, "{e}");
+        // Prometheus keeps milliseconds.
+        let ms = kept
+            .time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as f64;
+        let got = e["timestamp"].as_f64().unwrap() * 1000.0;
+        assert!((got - ms).abs() <= 1.0, "{e}: {got} ms vs {ms} ms");
+    };
+    let kept = took.exemplars();
+    want(&of("0.1"), &a, "0.05", kept[0].unwrap());
+    want(&of("1.0"), &b, "0.5", kept[1].unwrap());
+    let counter = exemplars("jobs_total");
+    want(
+        &counter[0]["exemplars"][0],
+        &b,
+        "4",
+        jobs.exemplar().unwrap(),
+    );
+}

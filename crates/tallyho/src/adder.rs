@@ -117,12 +117,20 @@ struct Stripes {
     cells: Box<[OnceLock<Box<CachePadded<Cell>>>]>,
 }
 
+/// What an adder allocates beyond its first 32 bytes, each part made when first needed:
+/// the stripes (a second writer) and the exemplar slot (a first exemplar).
+#[derive(Default)]
+struct Cold {
+    stripes: OnceLock<Stripes>,
+    exemplar: crate::exemplar::Slots,
+}
+
 /// A contention-adaptive sum (see the module docs).
 pub(crate) struct Adder<O: Op> {
     /// The slot that may write `base`, or [`UNOWNED`].
     owner: AtomicU32,
     base: AtomicU64,
-    stripes: OnceLock<Box<Stripes>>,
+    cold: OnceLock<Box<Cold>>,
     _op: PhantomData<O>,
 }
 
@@ -133,9 +141,32 @@ impl<O: Op> Adder<O> {
         Adder {
             owner: AtomicU32::new(UNOWNED),
             base: AtomicU64::new(0),
-            stripes: OnceLock::new(),
+            cold: OnceLock::new(),
             _op: PhantomData,
         }
+    }
+
+    #[inline]
+    fn stripes(&self) -> Option<&Stripes> {
+        self.cold.get().and_then(|c| c.stripes.get())
+    }
+
+    fn cold(&self) -> &Cold {
+        self.cold.get_or_init(Box::default)
+    }
+
+    /// Keeps `ex` as this sum's exemplar (the first one allocates its slot).
+    pub(crate) fn exemplar(&self, ex: &crate::exemplar::Exemplar) {
+        self.cold().exemplar.record(1, 0, ex);
+    }
+
+    /// The exemplar kept, if any.
+    pub(crate) fn read_exemplar(&self) -> Option<crate::exemplar::Exemplar> {
+        let cold = self.cold.get()?;
+        if !cold.exemplar.any() {
+            return None;
+        }
+        cold.exemplar.read().first().copied().flatten()
     }
 
     /// Adds `v` (bits in this adder's representation). Never blocks; allocates only when
@@ -155,7 +186,7 @@ impl<O: Op> Adder<O> {
     /// word), else the slow path.
     #[inline]
     fn add_other(&self, me: usize, v: u64) {
-        if let Some(stripes) = self.stripes.get() {
+        if let Some(stripes) = self.stripes() {
             if let Some(cell) = stripes.cells.get(me & stripes.mask).and_then(|c| c.get()) {
                 if cell.owner.load(Relaxed) == me as u32 {
                     cell.value
@@ -191,12 +222,12 @@ impl<O: Op> Adder<O> {
             // owner may be finishing a store to `base`; it lands, and `sum` reads it.
             Err(_) => self.owner.store(RETIRED, Relaxed),
         }
-        let stripes = self.stripes.get_or_init(|| {
+        let stripes = self.cold().stripes.get_or_init(|| {
             let n = slot::stripes();
-            Box::new(Stripes {
+            Stripes {
                 mask: n - 1,
                 cells: (0..n).map(|_| OnceLock::new()).collect(),
-            })
+            }
         });
         let Some(slot) = stripes.cells.get(me & stripes.mask) else {
             return;
@@ -219,7 +250,7 @@ impl<O: Op> Adder<O> {
     /// The current sum (bits). Concurrent adds may or may not be included, each one whole.
     pub(crate) fn sum(&self) -> u64 {
         let mut total = self.base.load(Relaxed);
-        if let Some(stripes) = self.stripes.get() {
+        if let Some(stripes) = self.stripes() {
             for cell in stripes.cells.iter().filter_map(|c| c.get()) {
                 total = O::add(total, cell.value.load(Relaxed));
                 total = O::add(total, cell.shared.load(Relaxed));
@@ -231,8 +262,7 @@ impl<O: Op> Adder<O> {
     /// How many per-stripe cells exist (for tests of the memory bound).
     #[cfg(test)]
     pub(crate) fn cells(&self) -> usize {
-        self.stripes
-            .get()
+        self.stripes()
             .map_or(0, |s| s.cells.iter().filter(|c| c.get().is_some()).count())
     }
 }
@@ -299,7 +329,7 @@ mod tests {
         for _ in 0..10_000 {
             a.add(1);
         }
-        assert!(a.stripes.get().is_none(), "striped without a second writer");
+        assert!(a.stripes().is_none(), "striped without a second writer");
         assert_eq!(a.sum(), (1 << 40) + 10_000);
     }
 
@@ -309,7 +339,7 @@ mod tests {
         a.add(1);
         let b = a.clone();
         std::thread::spawn(move || b.add(2)).join().unwrap();
-        assert!(a.stripes.get().is_some());
+        assert!(a.stripes().is_some());
         assert_eq!(a.sum(), 3);
     }
 

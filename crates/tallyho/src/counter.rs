@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::adder::{Adder, FloatOp, SatOp};
+use crate::exemplar::{self, Exemplar, TraceContext};
 use crate::instrument::Shape;
 use crate::instrument::{sealed::Sealed, Instrument};
 use crate::visit::{MetricKind, Number, PointValue};
@@ -47,6 +48,40 @@ impl Counter {
         }
     }
 
+    /// Adds `n` and, when `trace` is a context, keeps this increment as the counter's
+    /// exemplar (the latest one wins): OpenMetrics, OTLP and remote write carry it, so a
+    /// spike in the rate leads to a trace. Reads the clock once; the first exemplar
+    /// allocates its slot.
+    ///
+    /// ```
+    /// # let c = tallyho::Counter::new();
+    /// use tallyho::TraceContext;
+    /// let trace = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")?;
+    /// c.add_with_exemplar(3, Some(trace));
+    /// assert_eq!(c.exemplar().unwrap().value, 3.0);
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
+    #[inline]
+    pub fn add_with_exemplar(&self, n: u64, trace: Option<TraceContext>) {
+        if let Some(a) = &self.0 {
+            a.add(n);
+            if let Some(trace) = trace {
+                a.exemplar(&exemplar::now(trace, n as f64));
+            }
+        }
+    }
+
+    /// Adds one, keeping an exemplar as [`add_with_exemplar`](Self::add_with_exemplar).
+    #[inline]
+    pub fn inc_with_exemplar(&self, trace: Option<TraceContext>) {
+        self.add_with_exemplar(1, trace);
+    }
+
+    /// The exemplar kept, if any.
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        self.0.as_ref().and_then(|a| a.read_exemplar())
+    }
+
     /// The current total (0 for a no-op counter).
     pub fn get(&self) -> u64 {
         self.0.as_ref().map_or(0, |a| a.sum())
@@ -82,6 +117,15 @@ impl Instrument for Counter {
     }
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()> {
         f(PointValue::Counter(Number::U64(self.get())))
+    }
+    fn with_exemplars(
+        &self,
+        f: &mut dyn FnMut(&[Option<Exemplar>]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match self.exemplar() {
+            Some(e) => f(&[Some(e)]),
+            None => f(&[]),
+        }
     }
 }
 

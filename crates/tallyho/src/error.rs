@@ -7,6 +7,9 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// An exemplar's trace context could not be read.
+    #[error("invalid exemplar: {0}")]
+    Exemplar(String),
     /// A metric name broke the Prometheus naming rule.
     #[error("invalid metric name {name:?}: {reason} (allowed: [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with \"__\", '.' is mapped to '_')")]
     InvalidMetricName {

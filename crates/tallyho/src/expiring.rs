@@ -449,12 +449,13 @@ fn emit<M: Instrument>(
     labels: Labels<'_>,
     time: SystemTime,
 ) -> io::Result<()> {
-    e.metric.read(&mut |value| {
+    crate::read::read_point(&e.metric, &mut |value, exemplars| {
         v.point(&Point {
             labels,
             value,
             start: e.start,
             time,
+            exemplars,
         })
     })
 }

@@ -36,6 +36,7 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::exemplar::{Exemplar, TraceContext};
 use crossbeam_utils::CachePadded;
 
 use crate::adder::{RETIRED, UNOWNED};
@@ -206,6 +207,8 @@ pub(crate) struct Core {
     stripes: OnceLock<Box<Stripes>>,
     pair: OnceLock<Box<Pair>>,
     collecting: Mutex<()>,
+    /// One exemplar per bucket, made on the first.
+    exemplars: crate::exemplar::Slots,
 }
 
 /// Consistent state read out of a histogram.
@@ -231,6 +234,7 @@ impl Core {
             stripes: OnceLock::new(),
             pair: OnceLock::new(),
             collecting: Mutex::new(()),
+            exemplars: crate::exemplar::Slots::default(),
         }
     }
 
@@ -260,6 +264,16 @@ impl Core {
             }
         } else {
             self.refuse();
+        }
+    }
+
+    /// Records `v` and keeps it as its bucket's exemplar (unless refused).
+    fn observe_with_exemplar(&self, v: f64, trace: TraceContext) {
+        self.observe(v);
+        if v >= self.lowest {
+            let ex = crate::exemplar::now(trace, v);
+            self.exemplars
+                .record(self.bounds.len() + 1, self.bucket_index(v), &ex);
         }
     }
 
@@ -390,6 +404,36 @@ impl Histogram {
         }
     }
 
+    /// Records one observation and, when `trace` is a context, keeps it as its bucket's
+    /// exemplar (one per bucket, the latest wins), which OpenMetrics, OTLP and remote
+    /// write carry. Reads the clock once; the first exemplar allocates the slots.
+    ///
+    /// ```
+    /// use tallyho::{Buckets, Histogram, TraceContext};
+    /// let h = Histogram::new(&Buckets::new([0.1, 1.0])?);
+    /// let trace = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")?;
+    /// h.observe_with_exemplar(0.25, Some(trace));
+    /// let kept = h.exemplars();
+    /// assert_eq!(kept[1].unwrap().value, 0.25); // the bucket (0.1, 1.0]
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
+    #[inline]
+    pub fn observe_with_exemplar(&self, v: f64, trace: Option<TraceContext>) {
+        match (&self.0, trace) {
+            (Some(c), Some(trace)) => c.observe_with_exemplar(v, trace),
+            (Some(c), None) => c.observe(v),
+            (None, _) => {}
+        }
+    }
+
+    /// The exemplars kept, one entry per bucket (the last is `+Inf`); empty when none was
+    /// ever recorded.
+    pub fn exemplars(&self) -> Vec<Option<Exemplar>> {
+        self.0
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.exemplars.read())
+    }
+
     /// Records a duration in seconds.
     #[inline]
     pub fn observe_duration(&self, d: Duration) {
@@ -510,6 +554,15 @@ impl Instrument for Histogram {
             count: r.count,
             exponential: None,
         }))
+    }
+    fn with_exemplars(
+        &self,
+        f: &mut dyn FnMut(&[Option<Exemplar>]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match &self.0 {
+            Some(c) if c.exemplars.any() => f(&c.exemplars.read()),
+            _ => f(&[]),
+        }
     }
 }
 

@@ -44,6 +44,15 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     /// Whether another handle to the same instrument exists.
     #[doc(hidden)]
     fn shared(&self) -> bool;
+    /// Hands `f` the exemplars kept (one per histogram bucket, one for a counter; empty
+    /// when there are none).
+    #[doc(hidden)]
+    fn with_exemplars(
+        &self,
+        f: &mut dyn FnMut(&[Option<crate::Exemplar>]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        f(&[])
+    }
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;

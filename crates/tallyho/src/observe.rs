@@ -151,6 +151,7 @@ impl Observer {
                 value: self.spec.value(*value),
                 start,
                 time,
+                exemplars: &[],
             })?;
         }
         if let Some(value) = self.overflow {
@@ -159,6 +160,7 @@ impl Observer {
                 value: self.spec.value(value),
                 start,
                 time,
+                exemplars: &[],
             })?;
         }
         Ok(())

@@ -56,12 +56,13 @@ impl<M: Instrument> Readable for Single<M> {
         time: SystemTime,
         v: &mut dyn Visitor,
     ) -> io::Result<()> {
-        self.metric.read(&mut |value| {
+        read_point(&self.metric, &mut |value, exemplars| {
             v.point(&Point {
                 labels: Labels::new(constant, &[], &[], None),
                 value,
                 start: self.start,
                 time,
+                exemplars,
             })
         })
     }
@@ -135,21 +136,34 @@ fn emit<M: Instrument>(
 ) -> io::Result<()> {
     let start = child.start();
     match value {
-        Some(value) => v.point(&Point {
-            labels,
-            value,
-            start,
-            time,
-        }),
-        None => child.metric.read(&mut |value| {
+        Some(value) => child.metric.with_exemplars(&mut |exemplars| {
             v.point(&Point {
                 labels,
                 value,
                 start,
                 time,
+                exemplars,
+            })
+        }),
+        None => read_point(&child.metric, &mut |value, exemplars| {
+            v.point(&Point {
+                labels,
+                value,
+                start,
+                time,
+                exemplars,
             })
         }),
     }
+}
+
+/// What [`read_point`] hands a value and its exemplars to.
+pub(crate) type PointSink<'s> =
+    dyn FnMut(PointValue<'_>, &[Option<crate::Exemplar>]) -> io::Result<()> + 's;
+
+/// Reads `m`'s value and its exemplars and hands both to `f`.
+pub(crate) fn read_point<M: Instrument>(m: &M, f: &mut PointSink<'_>) -> io::Result<()> {
+    m.with_exemplars(&mut |exemplars| m.read(&mut |value| f(value, exemplars)))
 }
 
 /// A value produced by a callback at collection time.
@@ -175,6 +189,7 @@ impl Readable for Observed {
             value,
             start: self.start,
             time,
+            exemplars: &[],
         })
     }
 }

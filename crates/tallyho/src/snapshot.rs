@@ -30,6 +30,18 @@ pub struct FamilySnapshot {
     pub kind: MetricKind,
     /// The series.
     pub series: Vec<Series>,
+    /// The exemplars of the series that have any: `(index into series, exemplars)`, by
+    /// increasing index; the exemplars as [`Point::exemplars`] has them.
+    pub exemplars: Vec<(usize, Vec<Option<crate::Exemplar>>)>,
+}
+
+impl FamilySnapshot {
+    /// The exemplars of series `i` (empty when it has none).
+    pub fn exemplars_of(&self, i: usize) -> &[Option<crate::Exemplar>] {
+        self.exemplars
+            .binary_search_by_key(&i, |(at, _)| *at)
+            .map_or(&[], |k| &self.exemplars[k].1)
+    }
 }
 
 /// One series: its labels and value.
@@ -124,6 +136,7 @@ impl FamilySnapshot {
             unit: String::new(),
             kind,
             series: Vec::new(),
+            exemplars: Vec::new(),
         }
     }
 
@@ -233,7 +246,7 @@ impl FamilySnapshot {
             unit: &self.unit,
             kind: self.kind,
         })?;
-        for series in &self.series {
+        for (i, series) in self.series.iter().enumerate() {
             let value = match &series.value {
                 SeriesValue::Counter(n) => PointValue::Counter(*n),
                 SeriesValue::Gauge(n) => PointValue::Gauge(*n),
@@ -244,6 +257,7 @@ impl FamilySnapshot {
                 value,
                 start: series.start,
                 time,
+                exemplars: self.exemplars_of(i),
             })?;
         }
         visitor.end_family()
@@ -264,6 +278,7 @@ impl Visitor for Builder {
             unit: info.unit.to_owned(),
             kind: info.kind,
             series: Vec::new(),
+            exemplars: Vec::new(),
         });
         Ok(())
     }
@@ -282,6 +297,10 @@ impl Visitor for Builder {
             }),
         };
         if let Some(family) = self.families.last_mut() {
+            if point.exemplars.iter().any(Option::is_some) {
+                let at = family.series.len();
+                family.exemplars.push((at, point.exemplars.to_vec()));
+            }
             family.series.push(Series {
                 labels: point.labels.to_vec(),
                 start: point.start,

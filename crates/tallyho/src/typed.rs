@@ -187,12 +187,13 @@ impl<M: Instrument> Readable for Typed<M> {
     ) -> io::Result<()> {
         for (child, key) in self.children.iter().zip(self.keys.iter()) {
             let labels = Labels::new(constant, &self.names, key, None);
-            child.read(&mut |value| {
+            crate::read::read_point(child, &mut |value, exemplars| {
                 v.point(&Point {
                     labels,
                     value,
                     start: self.start,
                     time,
+                    exemplars,
                 })
             })?;
         }

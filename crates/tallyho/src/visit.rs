@@ -277,6 +277,9 @@ pub struct Point<'a> {
     pub start: SystemTime,
     /// When the value was collected.
     pub time: SystemTime,
+    /// Exemplars kept with the value: one per bucket for a histogram (index as in
+    /// [`HistogramValue::counts`]), one for a counter; empty when there are none.
+    pub exemplars: &'a [Option<crate::Exemplar>],
 }
 
 /// Receives families and their points; every encoder implements it.

@@ -162,6 +162,7 @@ impl Prometheus {
                             })
                             .collect(),
                         histograms: Vec::new(),
+                        exemplars: Vec::new(),
                     })
                     .collect(),
                 ..WriteRequest::default()

@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exponential_histogram_data_point::Buckets, metric, number_data_point, AggregationTemporality,
-    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
-    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    exemplar, exponential_histogram_data_point::Buckets, metric, number_data_point,
+    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tallyho::{FamilySnapshot, MetricKind, Number, Series, SeriesValue, OVERFLOW_LABEL};
@@ -94,7 +94,7 @@ impl<'a> Chunks<'a> {
             let take = (family.series.len() - self.series).min(self.max - taken);
             if take > 0 {
                 let series = &family.series[self.series..self.series + take];
-                metrics.extend(metric(self.batch, family, series, self.points));
+                metrics.extend(metric(self.batch, family, self.series, series, self.points));
                 taken += take;
                 self.series += take;
             }
@@ -107,13 +107,16 @@ impl<'a> Chunks<'a> {
     }
 }
 
-/// One family's `Metric` holding `series`; `None` when no series fits the family's kind.
+/// One family's `Metric` holding `series` (the family's series from index `first` on);
+/// `None` when no series fits the family's kind.
 fn metric(
     batch: &Batch,
     family: &FamilySnapshot,
+    first: usize,
     series: &[Series],
     opts: Points<'_>,
 ) -> Option<Metric> {
+    let with_exemplars = |k: usize| exemplars(family.exemplars_of(first + k));
     let time = nanos(batch.end);
     let temporality = match batch.temporality {
         Temporality::Cumulative => AggregationTemporality::Cumulative,
@@ -130,6 +133,7 @@ fn metric(
                 .iter()
                 .filter_map(|s| exponential_point(s, time, opts))
                 .collect();
+            // (Exponential histograms keep no exemplars yet.)
             metric::Data::ExponentialHistogram(ExponentialHistogram {
                 data_points,
                 aggregation_temporality: temporality,
@@ -138,7 +142,12 @@ fn metric(
         MetricKind::Histogram => {
             let data_points: Vec<_> = series
                 .iter()
-                .filter_map(|s| histogram_point(s, time, opts))
+                .enumerate()
+                .filter_map(|(k, s)| {
+                    let mut p = histogram_point(s, time, opts)?;
+                    p.exemplars = with_exemplars(k);
+                    Some(p)
+                })
                 .collect();
             if data_points.is_empty() {
                 return None;
@@ -151,7 +160,12 @@ fn metric(
         kind => {
             let data_points: Vec<_> = series
                 .iter()
-                .filter_map(|s| number_point(s, time, kind != MetricKind::Gauge, opts))
+                .enumerate()
+                .filter_map(|(k, s)| {
+                    let mut p = number_point(s, time, kind != MetricKind::Gauge, opts)?;
+                    p.exemplars = with_exemplars(k);
+                    Some(p)
+                })
                 .collect();
             if data_points.is_empty() {
                 return None;
@@ -255,6 +269,21 @@ fn exponential_point(
         zero_threshold: e.zero_threshold,
         ..ExponentialHistogramDataPoint::default()
     })
+}
+
+/// OTLP exemplars: each kept one with its trace and span ids, value and time (none carry
+/// filtered attributes: tallyho keeps no labels beyond the point's own).
+fn exemplars(kept: &[Option<tallyho::Exemplar>]) -> Vec<Exemplar> {
+    kept.iter()
+        .flatten()
+        .map(|e| Exemplar {
+            filtered_attributes: Vec::new(),
+            time_unix_nano: nanos(e.time),
+            span_id: e.trace.span_id().to_vec(),
+            trace_id: e.trace.trace_id().to_vec(),
+            value: Some(exemplar::Value::AsDouble(e.value)),
+        })
+        .collect()
 }
 
 /// The start of a sum's or histogram's point: the series' own, or `unknown_start` when it

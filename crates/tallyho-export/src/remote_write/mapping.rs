@@ -6,7 +6,8 @@ use tallyho::{HistogramValue, MetricKind, SeriesValue, Snapshot};
 use tallyho_encode::number::write_prometheus_le;
 
 use super::proto::{
-    BucketSpan, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
+    BucketSpan, Exemplar, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries,
+    WriteRequest,
 };
 use super::NAME;
 use crate::exporter::{ExportError, FailureReason};
@@ -41,8 +42,10 @@ pub fn write_request_with(
                 unit: family.unit.clone(),
             });
         }
-        for series in &family.series {
-            let mut push = |name: &str, le: Option<&str>, value: f64| {
+        for (i, series) in family.series.iter().enumerate() {
+            let kept = family.exemplars_of(i);
+            let mut push = |name: &str, le: Option<&str>, value: f64, at: Option<usize>| {
+                let exemplar = at.and_then(|k| kept.get(k).copied().flatten());
                 out.timeseries.push(TimeSeries {
                     labels: labels(name, le, &series.labels),
                     samples: vec![Sample {
@@ -50,6 +53,7 @@ pub fn write_request_with(
                         timestamp: timestamp_ms,
                     }],
                     histograms: Vec::new(),
+                    exemplars: exemplar.iter().map(exemplar_of).collect(),
                 });
             };
             let as_native = native
@@ -78,12 +82,13 @@ pub fn write_request_with(
                         reset_hint: 0,
                         timestamp: timestamp_ms,
                     }],
+                    exemplars: Vec::new(),
                 });
                 continue;
             }
             match &series.value {
                 SeriesValue::Counter(n) | SeriesValue::Gauge(n) => {
-                    push(&sample_name, None, n.as_f64());
+                    push(&sample_name, None, n.as_f64(), Some(0));
                 }
                 SeriesValue::Histogram(h) => {
                     let bucket = format!("{}_bucket", family.name);
@@ -95,7 +100,9 @@ pub fn write_request_with(
                         exponential: None,
                     };
                     // Finite buckets as counted; `+Inf` is always the count.
-                    for (bound, cumulative) in value.cumulative().take(h.bounds.len()) {
+                    for (k, (bound, cumulative)) in
+                        value.cumulative().take(h.bounds.len()).enumerate()
+                    {
                         le.clear();
                         // Writing to a Vec cannot fail.
                         let _ = write_prometheus_le(&mut le, bound);
@@ -103,16 +110,45 @@ pub fn write_request_with(
                             &bucket,
                             Some(std::str::from_utf8(&le).unwrap_or("NaN")),
                             cumulative as f64,
+                            Some(k),
                         );
                     }
-                    push(&bucket, Some("+Inf"), h.count as f64);
-                    push(&format!("{}_sum", family.name), None, h.sum);
-                    push(&format!("{}_count", family.name), None, h.count as f64);
+                    push(&bucket, Some("+Inf"), h.count as f64, Some(h.bounds.len()));
+                    push(&format!("{}_sum", family.name), None, h.sum, None);
+                    push(
+                        &format!("{}_count", family.name),
+                        None,
+                        h.count as f64,
+                        None,
+                    );
                 }
             }
         }
     }
     out
+}
+
+/// An exemplar on the wire: `trace_id` and `span_id` labels (lowercase hex), as
+/// OpenMetrics writes them, and the time in milliseconds.
+fn exemplar_of(e: &tallyho::Exemplar) -> Exemplar {
+    let ms = e
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Exemplar {
+        labels: vec![
+            Label {
+                name: "span_id".into(),
+                value: e.trace.span_id_hex(),
+            },
+            Label {
+                name: "trace_id".into(),
+                value: e.trace.trace_id_hex(),
+            },
+        ],
+        value: e.value,
+        timestamp: ms,
+    }
 }
 
 /// Serializes a `WriteRequest` and compresses it with block snappy: a request body.
@@ -236,6 +272,7 @@ mod tests {
                 timestamp: 1_700_000_000_123,
             }],
             histograms: Vec::new(),
+            exemplars: Vec::new(),
         }
     }
 
@@ -347,6 +384,7 @@ mod tests {
                     timestamp: 2,
                 }],
                 histograms: Vec::new(),
+                exemplars: Vec::new(),
             }],
             metadata: Vec::new(),
         };
@@ -385,6 +423,7 @@ mod tests {
             labels: vec![label("__name__", "up"), label("instance", "mine")],
             samples: Vec::new(),
             histograms: Vec::new(),
+            exemplars: Vec::new(),
         };
         request.timeseries.push(own);
         add_target_labels(

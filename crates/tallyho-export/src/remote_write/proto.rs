@@ -22,9 +22,26 @@ pub struct TimeSeries {
     /// Samples, oldest first.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Exemplars: recorded events with their trace, within the samples' time.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
     /// Native histogram samples, oldest first.
     #[prost(message, repeated, tag = "4")]
     pub histograms: Vec<Histogram>,
+}
+
+/// `prometheus.Exemplar`: labels (`trace_id`, `span_id`), value and time in milliseconds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    /// The exemplar's own labels.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// The value recorded.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// When, in milliseconds since the epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 /// `prometheus.Histogram`: one native histogram sample (integer counts).

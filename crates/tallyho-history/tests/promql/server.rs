@@ -183,6 +183,7 @@ impl Prometheus {
                         labels: wire_labels(&s.labels),
                         samples,
                         histograms: Vec::new(),
+                        exemplars: Vec::new(),
                     });
                 }
             }

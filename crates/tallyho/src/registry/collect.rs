@@ -108,6 +108,7 @@ impl Registry {
                 value: counter_value(*n),
                 start: time,
                 time,
+                exemplars: &[],
             })?;
         }
         v.end_family()
