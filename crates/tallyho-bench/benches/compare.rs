@@ -997,6 +997,60 @@ fn exp_histogram_observe(c: &mut Criterion) {
     g.finish();
 }
 
+/// One histogram observation that keeps an exemplar (trace and span ids, the value and
+/// the time) in its bucket, beside the same observation without one; prometheus-client's
+/// `HistogramWithExemplars` (the one Rust peer with exemplars) takes the exemplar as an
+/// owned label set, so the bench hands it one per call as its users must.
+fn histogram_observe_exemplar(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram_observe_exemplar");
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SPAN: &str = "00f067aa0ba902b7";
+    #[cfg(feature = "tallyho")]
+    {
+        let r = tallyho::Registry::new();
+        let h = r
+            .histogram(
+                "latency_seconds",
+                "Latency.",
+                tallyho::Buckets::default_seconds(),
+            )
+            .expect("valid histogram");
+        let trace = tallyho::TraceContext::from_hex(TRACE, SPAN).expect("valid ids");
+        g.bench_function("tallyho_plain", |b| {
+            b.iter_custom(|iters| observe_cycle(iters, |v| black_box(&h).observe(v)))
+        });
+        g.bench_function("tallyho", |b| {
+            b.iter_custom(|iters| {
+                observe_cycle(iters, |v| {
+                    black_box(&h).observe_with_exemplar(v, Some(black_box(trace)))
+                })
+            })
+        });
+    }
+    {
+        use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+        type Ids = Vec<(String, String)>;
+        let h = HistogramWithExemplars::<Ids>::new(
+            [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]
+            .into_iter(),
+        );
+        let ids: Ids = vec![
+            ("trace_id".to_owned(), TRACE.to_owned()),
+            ("span_id".to_owned(), SPAN.to_owned()),
+        ];
+        g.bench_function("prometheus_client", |b| {
+            b.iter_custom(|iters| {
+                observe_cycle(iters, |v| {
+                    black_box(&h).observe(v, Some(ids.clone()), Some(std::time::SystemTime::now()))
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 /// What an idle sweep costs over 100,000 series of an expiring family: the steady state
 /// (every series seen, none idle long enough) and a sweep that expires all of them.
 #[cfg(feature = "tallyho")]
@@ -1047,6 +1101,7 @@ criterion_group! {
     name = benches;
     config = config();
     targets = counter_inc, counter_inc_2threads, counter_inc_16threads, labels_2_literal, labels_2_runtime,
-        labels_typed, histogram_observe, encode_10k, expiry_sweep_100k, exp_histogram_observe
+        labels_typed, histogram_observe, encode_10k, expiry_sweep_100k, exp_histogram_observe,
+        histogram_observe_exemplar
 }
 criterion_main!(benches);
