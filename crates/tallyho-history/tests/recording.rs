@@ -195,3 +195,112 @@ fn histogram_quantile_reads_an_exponential_histogram_through_its_classic_view() 
         );
     }
 }
+
+/// Across a scale change: when a far value makes the exponential histogram lower its
+/// scale, every `le` of the coarser view inside the finer view's range was already an
+/// `le` of the finer one (bucket boundaries at scale s-1 are every other boundary at scale
+/// s), so those series carry on with exact cumulative counts; the in-between ones end and
+/// new ones start only above the old range. One rate window after
+/// the change, `histogram_quantile` over `rate(_bucket[5m])` answers within one bucket of
+/// the coarser scale, against the exact quantiles of the window's observations.
+#[test]
+fn histogram_quantile_over_rate_holds_across_a_scale_change() {
+    let registry = Registry::new();
+    let h = registry
+        .metric("rtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    let history = History::in_memory();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let le_set = |s: &Snapshot| -> Vec<u64> {
+        let hv = s.family("rtt_seconds").unwrap().series[0]
+            .value
+            .as_histogram()
+            .unwrap()
+            .clone();
+        hv.bounds.iter().map(|b| b.to_bits()).collect()
+    };
+    let scale_of = |s: &Snapshot| {
+        s.family("rtt_seconds").unwrap().series[0]
+            .value
+            .as_histogram()
+            .unwrap()
+            .exponential
+            .as_ref()
+            .unwrap()
+            .scale
+    };
+    // 20 minutes at 15 s: 10 values a step in [10 ms, 20 ms]; at minute 10 one 300 s
+    // value makes the scale drop.
+    let mut window: Vec<(u64, f64)> = Vec::new();
+    let (mut before, mut after) = (None, None);
+    for step in 0..80u64 {
+        let t = t0 + Duration::from_secs(15 * step);
+        for k in 0..10u64 {
+            let v = 0.010 + 0.010 * ((step * 10 + k) * 7919 % 1000) as f64 / 1000.0;
+            h.observe(v);
+            window.push((step, v));
+        }
+        if step == 40 {
+            h.observe(300.0);
+            window.push((step, 300.0));
+        }
+        let mut snap = registry.snapshot();
+        snap.time = t;
+        if step == 39 {
+            before = Some((le_set(&snap), scale_of(&snap)));
+        }
+        if step == 40 {
+            after = Some((le_set(&snap), scale_of(&snap)));
+        }
+        history.append(&snap).unwrap();
+    }
+    let (before, s_before) = before.unwrap();
+    let (after, s_after) = after.unwrap();
+    assert!(
+        s_after < s_before,
+        "the scale dropped: {s_before} -> {s_after}"
+    );
+    let top = f64::from_bits(*before.last().unwrap());
+    let inside: Vec<f64> = after
+        .iter()
+        .map(|b| f64::from_bits(*b))
+        .filter(|b| *b <= top)
+        .collect();
+    assert!(inside.len() > 2, "{inside:?}");
+    for b in &inside {
+        assert!(
+            before.contains(&b.to_bits()),
+            "le {b} after the change (scale {s_after}) was not an le at scale {s_before}"
+        );
+    }
+    // At the last step, the 5 m window holds steps 60..=79 (the rate's samples at steps
+    // 59..79 see the observations of steps 60..=79), none of them the far value.
+    let end = t0 + Duration::from_secs(15 * 79);
+    let mut values: Vec<f64> = window
+        .iter()
+        .filter(|(s, _)| *s >= 60)
+        .map(|(_, v)| *v)
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let bound = 2f64.powf(2f64.powi(-s_after)) - 1.0;
+    for q in [0.1, 0.5, 0.9] {
+        let got = match history
+            .query(
+                &format!("histogram_quantile({q}, rate(rtt_seconds_bucket[5m]))"),
+                end,
+            )
+            .unwrap()
+        {
+            Value::Vector(v) => v[0].v,
+            other => panic!("want a vector, got {other:?}"),
+        };
+        let want = values[(q * (values.len() - 1) as f64) as usize];
+        let err = ((got - want) / want).abs();
+        assert!(
+            err <= bound,
+            "q {q}: {got} against exact {want} (error {err}, scale {s_after})"
+        );
+    }
+}
