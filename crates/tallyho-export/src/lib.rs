@@ -58,6 +58,7 @@ pub mod quantile;
 #[cfg(feature = "remote-write")]
 pub mod remote_write;
 mod report;
+pub mod selection;
 #[cfg(feature = "statsd")]
 pub mod statsd;
 
@@ -71,3 +72,4 @@ pub use files::FileExporter;
 pub use pipeline::{
     ErrorLog, ExporterStats, Pipeline, PipelineBuilder, RetryPolicy, StatsReader, DEFAULT_INTERVAL,
 };
+pub use selection::MetricsExporters;

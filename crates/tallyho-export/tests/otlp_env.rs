@@ -256,3 +256,57 @@ fn configuration_from_the_environment() {
         assert!(err.contains(name), "{name}={value}: {err}");
     }
 }
+
+/// `OTEL_METRICS_EXPORTER` through `PipelineBuilder::exporters_from_env`: `otlp` (and the
+/// unset default) sends to the OTLP endpoint of the same environment, `none` adds nothing,
+/// and a name that is not an exporter is an error naming the variable and the value.
+#[test]
+fn otel_metrics_exporter_chooses_the_pipelines_exporters() {
+    let server = FakeServer::start(Some((200, "")));
+    let registry = tallyho::Registry::new();
+    registry.counter("picked", "Picked.").unwrap().inc();
+    let pipeline_with = |vars: &[(&str, String)]| {
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        tallyho_export::Pipeline::builder(registry.clone())
+            .interval(Duration::from_millis(20))
+            .env_with(move |k| vars.get(k).cloned())
+            .exporters_from_env()
+    };
+    let endpoint = (
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        server.url("/v1/metrics"),
+    );
+    for value in [None, Some("otlp"), Some(" Console , OTLP ")] {
+        let before = server.seen().len();
+        let mut vars = vec![endpoint.clone()];
+        if let Some(v) = value {
+            vars.push(("OTEL_METRICS_EXPORTER", v.to_owned()));
+        }
+        let pipeline = pipeline_with(&vars).unwrap().start().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.seen().len() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pipeline.shutdown(Duration::from_secs(2));
+        assert!(server.seen().len() > before, "{value:?}: nothing sent");
+    }
+    let before = server.seen().len();
+    let pipeline = pipeline_with(&[endpoint.clone(), ("OTEL_METRICS_EXPORTER", "none".into())])
+        .unwrap()
+        .start()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    pipeline.shutdown(Duration::from_secs(2));
+    assert_eq!(server.seen().len(), before, "none sends nothing");
+    let e = pipeline_with(&[("OTEL_METRICS_EXPORTER", "otlp,zipkin".into())])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.starts_with("OTEL_METRICS_EXPORTER=\"otlp,zipkin\": unknown exporter \"zipkin\""),
+        "{e}"
+    );
+}

@@ -278,6 +278,54 @@ mod tests {
     }
 
     #[test]
+    fn otel_metrics_exporter_decides_otlp_and_console_over_the_file() {
+        let file = "[export]\nconsole = true\notlp_endpoint = \"http://127.0.0.1:4318\"\n";
+        let raw = RawConfig::from_toml(file).unwrap();
+        // otlp alone: OTLP on (the file's endpoint still used), console off.
+        let s = Settings::from_raw(&raw, &env_of(&[("OTEL_METRICS_EXPORTER", "otlp")])).unwrap();
+        assert!(!s.export.console);
+        assert!(s.export.otlp.is_some());
+        // console: OTLP off although the file has an endpoint.
+        let env = env_of(&[("OTEL_METRICS_EXPORTER", "console")]);
+        let s = Settings::from_raw(&raw, &env).unwrap();
+        assert!(s.export.console);
+        assert_eq!(s.export.otlp, None);
+        // otlp without any endpoint: on, to the exporter's default.
+        let env = env_of(&[("OTEL_METRICS_EXPORTER", "Console, otlp")]);
+        let s = Settings::from_raw(&RawConfig::default(), &env).unwrap();
+        assert!(s.export.console);
+        assert_eq!(
+            s.export.otlp,
+            Some(OtlpSettings {
+                file_endpoint: None
+            })
+        );
+        // none: neither, whatever the file and the endpoint variables say.
+        let env = env_of(&[
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"),
+        ]);
+        let s = Settings::from_raw(&raw, &env).unwrap();
+        assert!(!s.export.console);
+        assert_eq!(s.export.otlp, None);
+        // prometheus: the agent's own /metrics; nothing pushed.
+        let env = env_of(&[("OTEL_METRICS_EXPORTER", "prometheus")]);
+        let s = Settings::from_raw(&RawConfig::default(), &env).unwrap();
+        assert_eq!((s.export.console, s.export.otlp), (false, None));
+        // A wrong name is an error naming the variable, before anything starts.
+        let e = load(
+            None,
+            &env_of(&[("OTEL_METRICS_EXPORTER", "otlp,jaeger")]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "OTEL_METRICS_EXPORTER = \"otlp,jaeger\": unknown exporter \"jaeger\" (expected otlp, prometheus, console or none)"
+        );
+    }
+
+    #[test]
     fn otlp_endpoint_precedence_is_environment_over_file() {
         let file = "[export]\notlp_endpoint = \"http://127.0.0.1:4318\"\n";
         let raw = RawConfig::from_toml(file).unwrap();

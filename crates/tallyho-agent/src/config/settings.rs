@@ -382,7 +382,14 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
     ]
     .iter()
     .any(|k| env(k).is_some_and(|v| !v.is_empty()));
-    let otlp = (e.otlp_endpoint.is_some() || env_endpoint).then(|| OtlpSettings {
+    // OTEL_METRICS_EXPORTER, when set, decides the OpenTelemetry exporters over the file:
+    // `otlp` sends even without an endpoint (to the specification's default), `console`
+    // prints, `none` turns both off; `prometheus` is the agent's own /metrics, always on.
+    // Unset, the agent sends OTLP only where an endpoint is configured.
+    let chosen = tallyho_export::MetricsExporters::from_env_with(|k| env(k))?;
+    let otlp_on = chosen.map_or(e.otlp_endpoint.is_some() || env_endpoint, |c| c.otlp);
+    let console = chosen.map_or(e.console, |c| c.console);
+    let otlp = otlp_on.then(|| OtlpSettings {
         file_endpoint: if env_endpoint {
             None
         } else {
@@ -390,7 +397,7 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
         },
     });
     Ok(ExportSettings {
-        console: e.console,
+        console,
         json_dir: e.json_dir.clone(),
         csv_dir: e.csv_dir.clone(),
         keep_files: if e.keep_files == 0 { 100 } else { e.keep_files },
