@@ -1051,6 +1051,25 @@ fn histogram_observe_exemplar(c: &mut Criterion) {
     g.finish();
 }
 
+/// One observation into a summary (quantiles over a sliding window): the exponential
+/// histogram's observe plus a sign check, since the window slides only when read.
+fn summary_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("summary_observe");
+    #[cfg(feature = "tallyho")]
+    {
+        let r = tallyho::Registry::new();
+        let s = r
+            .metric("latency", "Latency.")
+            .unit("seconds")
+            .summary()
+            .expect("valid summary");
+        g.bench_function("tallyho", |b| {
+            b.iter_custom(|iters| observe_cycle(iters, |v| black_box(&s).observe(v)))
+        });
+    }
+    g.finish();
+}
+
 /// What an idle sweep costs over 100,000 series of an expiring family: the steady state
 /// (every series seen, none idle long enough) and a sweep that expires all of them.
 #[cfg(feature = "tallyho")]
@@ -1102,6 +1121,6 @@ criterion_group! {
     config = config();
     targets = counter_inc, counter_inc_2threads, counter_inc_16threads, labels_2_literal, labels_2_runtime,
         labels_typed, histogram_observe, encode_10k, expiry_sweep_100k, exp_histogram_observe,
-        histogram_observe_exemplar
+        histogram_observe_exemplar, summary_observe
 }
 criterion_main!(benches);

@@ -13,17 +13,19 @@
 //! |----------------|-------------------------------------------------------------------------|
 //! | `timestamp_ms` | collection time, integer milliseconds since the Unix epoch              |
 //! | `name`         | the family name as registered: counters without `_total`                |
-//! | `type`         | `counter`, `gauge`, `updowncounter` or `histogram`                      |
+//! | `type`         | `counter`, `gauge`, `updowncounter`, `histogram`, `gaugehistogram`, `summary`, `info` or `stateset` |
 //! | `labels`       | a JSON object of the labels in order, `{}` when none                    |
 //! | `value`        | counters and gauges: the value; empty for histograms                    |
-//! | `count`        | histograms: the number of observations; empty otherwise                 |
-//! | `sum`          | histograms: the sum of observations; empty otherwise                    |
-//! | `buckets`      | histograms: `le:cumulative` pairs joined by `\|`, ending `+Inf:count`; empty otherwise |
+//! | `count`        | histograms, summaries: the number of observations; empty otherwise      |
+//! | `sum`          | histograms, summaries: the sum of observations; empty otherwise         |
+//! | `buckets`      | histograms: `le:cumulative` pairs joined by `\|`, ending `+Inf:count`; summaries: `quantile:estimate` pairs; empty otherwise |
 //!
 //! Numbers are spelled as in Prometheus text: integers exactly, `NaN`, `+Inf`, `-Inf`, floats in
 //! the shortest form that round-trips (`0.25`, `1e300`). A field holding a comma, quote, CR or
 //! LF is quoted with `"` and its quotes doubled, so the labels column, being JSON, is quoted
-//! whenever it has a label. Families without points have no rows.
+//! whenever it has a label. Families without points have no rows. An info (named without
+//! `_info`) is a row of value 1 with its labels; a stateset is one row per state, the state
+//! under a label named like the family (last in `labels`), the value 1 when true, else 0.
 //!
 //! ```text
 //! timestamp_ms,name,type,labels,value,count,sum,buckets
@@ -58,6 +60,7 @@ pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
         prefix: Vec::new(),
         time_at: None,
         time: Vec::new(),
+        name: String::new(),
         le: LeCache::new(write_f64),
     };
     encoder.sink.buf.extend_from_slice(HEADER.as_bytes());
@@ -69,6 +72,8 @@ struct Encoder<'w> {
     sink: Sink<'w>,
     /// `,name,type,` for the current family: the row after its timestamp, up to the labels.
     prefix: Vec<u8>,
+    /// The current family's name: a stateset's state label.
+    name: String,
     /// Bucket bounds as numbers.
     le: LeCache,
     /// The collection time last written, and how it was spelled.
@@ -95,8 +100,40 @@ fn write_field(buf: &mut Vec<u8>, field: &[u8]) {
     buf.push(b'"');
 }
 
+/// Writes a row up to its value: timestamp, name, type and the labels (`extra` last) as
+/// a JSON object, quoted as a CSV field with every `"` doubled.
+fn row_start(
+    buf: &mut Vec<u8>,
+    time: &[u8],
+    prefix: &[u8],
+    point: &Point<'_>,
+    extra: Option<(&str, &str)>,
+) {
+    buf.extend_from_slice(time);
+    buf.extend_from_slice(prefix);
+    let mut any = false;
+    let mut pair = |name: &str, value: &str| {
+        let open: &[u8] = if any { b",\"\"" } else { b"\"{\"\"" };
+        buf.extend_from_slice(open);
+        any = true;
+        // Writing into a Vec cannot fail.
+        let _ = write_json_str_in_csv(buf, name);
+        buf.extend_from_slice(b"\"\":\"\"");
+        let _ = write_json_str_in_csv(buf, value);
+        buf.extend_from_slice(b"\"\"");
+    };
+    point.labels.for_each(&mut pair);
+    if let Some((name, value)) = extra {
+        pair(name, value);
+    }
+    let close: &[u8] = if any { b"}\"," } else { b"{}," };
+    buf.extend_from_slice(close);
+}
+
 impl Visitor for Encoder<'_> {
     fn family(&mut self, info: &FamilyInfo<'_>) -> io::Result<()> {
+        self.name.clear();
+        self.name.push_str(info.name);
         self.prefix.clear();
         self.prefix.push(b',');
         write_field(&mut self.prefix, info.name.as_bytes());
@@ -112,27 +149,44 @@ impl Visitor for Encoder<'_> {
             write_i64(&mut self.time, unix_millis(point.time))?;
             self.time_at = Some(point.time);
         }
+        if let PointValue::StateSet(s) = point.value {
+            // One row per state, as the gauge formats write it: the state under a label
+            // named like the family, the value 1 or 0.
+            for (state, on) in s.iter() {
+                let buf = &mut self.sink.buf;
+                row_start(
+                    buf,
+                    &self.time,
+                    &self.prefix,
+                    point,
+                    Some((&self.name, state)),
+                );
+                buf.extend_from_slice(if on { b"1,,,\r\n" } else { b"0,,,\r\n" });
+            }
+            return self.sink.spill();
+        }
         let buf = &mut self.sink.buf;
-        buf.extend_from_slice(&self.time);
-        buf.extend_from_slice(&self.prefix);
-        // The labels as a JSON object, quoted as a CSV field: every `"` doubled.
-        let mut any = false;
-        point.labels.for_each(|name, value| {
-            let open: &[u8] = if any { b",\"\"" } else { b"\"{\"\"" };
-            buf.extend_from_slice(open);
-            any = true;
-            // Writing into a Vec cannot fail.
-            let _ = write_json_str_in_csv(buf, name);
-            buf.extend_from_slice(b"\"\":\"\"");
-            let _ = write_json_str_in_csv(buf, value);
-            buf.extend_from_slice(b"\"\"");
-        });
-        let close: &[u8] = if any { b"}\"," } else { b"{}," };
-        buf.extend_from_slice(close);
+        row_start(buf, &self.time, &self.prefix, point, None);
         match point.value {
             PointValue::Counter(n) | PointValue::Gauge(n) => {
                 write_number(buf, n)?;
                 buf.extend_from_slice(b",,,");
+            }
+            PointValue::StateSet(_) => {}
+            PointValue::Summary(s) => {
+                buf.push(b',');
+                write_u64(buf, s.count)?;
+                buf.push(b',');
+                write_f64(buf, s.sum)?;
+                buf.push(b',');
+                for (i, &(q, v)) in s.quantiles.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b'|');
+                    }
+                    write_f64(buf, q)?;
+                    buf.push(b':');
+                    write_f64(buf, v)?;
+                }
             }
             PointValue::Histogram(h) => {
                 buf.push(b',');

@@ -7,15 +7,22 @@
 //!   "families": [
 //!     {
 //!       "name": string,            // as registered; counters without "_total"
-//!       "type": "counter" | "gauge" | "updowncounter" | "histogram",
+//!       "type": "counter" | "gauge" | "updowncounter" | "histogram" | "gaugehistogram"
+//!             | "summary" | "info" | "stateset",
 //!       "help": string,            // "" when none
 //!       "unit": string,            // "" when none
 //!       "series": [
-//!         // counter, gauge, updowncounter:
+//!         // counter, gauge, updowncounter, info (value 1, name without "_info"):
 //!         { "labels": { name: value, ... }, "start_ms": integer, "value": number },
-//!         // histogram:
+//!         // histogram, gaugehistogram (its current count and sum):
 //!         { "labels": { ... }, "start_ms": integer, "count": integer, "sum": number,
 //!           "buckets": [ { "le": number | "+Inf", "count": integer }, ... ] }
+//!         // summary: quantiles over its window (value "NaN" when it was empty), count
+//!         // and sum since the start:
+//!         { "labels": { ... }, "start_ms": integer, "count": integer, "sum": number,
+//!           "quantiles": [ { "quantile": number, "value": number }, ... ] }
+//!         // stateset: every state, in registration order, true or false:
+//!         { "labels": { ... }, "start_ms": integer, "states": { state: boolean, ... } }
 //!       ]
 //!     }
 //!   ],
@@ -209,6 +216,33 @@ impl Visitor for Encoder<'_> {
                     buf.push(b'}');
                 }
                 buf.push(b']');
+            }
+            PointValue::Summary(s) => {
+                buf.extend_from_slice(b",\"count\":");
+                write_u64(buf, s.count)?;
+                buf.extend_from_slice(b",\"sum\":");
+                write_json_f64(buf, s.sum);
+                buf.extend_from_slice(b",\"quantiles\":[");
+                for (i, &(q, v)) in s.quantiles.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    buf.extend_from_slice(b"{\"quantile\":");
+                    write_json_f64(buf, q);
+                    buf.extend_from_slice(b",\"value\":");
+                    write_json_f64(buf, v);
+                    buf.push(b'}');
+                }
+                buf.push(b']');
+            }
+            PointValue::StateSet(s) => {
+                buf.extend_from_slice(b",\"states\":{");
+                for (i, (state, on)) in s.iter().enumerate() {
+                    let open: &[u8] = if i > 0 { b"," } else { b"" };
+                    write_json_field(buf, open, state)?;
+                    buf.extend_from_slice(if on { b":true" } else { b":false" });
+                }
+                buf.push(b'}');
             }
         }
         buf.push(b'}');

@@ -23,6 +23,12 @@
 //! - Histograms write cumulative `_bucket` lines with `le` in the canonical form
 //!   ([`write_le`]: `0.005`, `1.0`, `1e+06`, `+Inf`; the `+Inf` bucket is the count), then
 //!   `_count`, `_sum` and `_created`.
+//! - An info family `build` is `# TYPE build info` with one sample `build_info{...} 1`; a
+//!   stateset `phase` is `# TYPE phase stateset` with one sample per state,
+//!   `phase{phase="running"} 1` (0 when false). Neither has `_created`.
+//! - A gauge histogram writes its `_bucket` lines, then `_gcount` and `_gsum`; no `_created`.
+//! - A summary writes one line per quantile (`quantile` spelled as `le` is), then `_sum`,
+//!   `_count` and `_created`.
 //! - `_created` is the point's start as exact decimal seconds since the Unix epoch.
 //! - `# UNIT` only when the family has a unit and its name ends with `_<unit>` (as the format
 //!   requires; a name with an abbreviated unit such as `task_duration_ms` gets none);
@@ -40,7 +46,10 @@ use tallyho::{FamilyInfo, MetricKind, Point, PointValue, Source, Visitor};
 use crate::escape::write_help_openmetrics;
 use crate::number::{write_f64, write_le, write_number, write_u64, write_unix_seconds};
 use crate::sink::{LeCache, Sink};
-use crate::text::{render_labels, sample, write_buckets, write_exemplar, write_label_set};
+use crate::text::{
+    render_labels, sample, write_buckets, write_exemplar, write_label_set, write_states,
+    write_summary,
+};
 
 /// The HTTP `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -57,6 +66,8 @@ pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
     let mut encoder = Encoder {
         sink: Sink::new(w),
         name: Vec::new(),
+        info: false,
+        gauge_histogram: false,
         counter: false,
         labels: Vec::new(),
         le: LeCache::new(write_le),
@@ -72,6 +83,10 @@ struct Encoder<'w> {
     sink: Sink<'w>,
     /// The current family's name.
     name: Vec<u8>,
+    /// Whether the current family is an info, whose one sample is `_info`.
+    info: bool,
+    /// Whether the current family is a gauge histogram: `_gcount`, `_gsum`, no `_created`.
+    gauge_histogram: bool,
     /// Whether the current family is a counter, whose numbers are `_total` and `_created`.
     counter: bool,
     /// The current point's rendered labels, when they go on several lines.
@@ -89,6 +104,10 @@ fn type_word(kind: MetricKind) -> &'static [u8] {
         MetricKind::Counter => b"counter",
         MetricKind::Gauge | MetricKind::UpDownCounter => b"gauge",
         MetricKind::Histogram => b"histogram",
+        MetricKind::Info => b"info",
+        MetricKind::StateSet => b"stateset",
+        MetricKind::GaugeHistogram => b"gaugehistogram",
+        MetricKind::Summary => b"summary",
         _ => b"unknown",
     }
 }
@@ -98,6 +117,8 @@ impl Visitor for Encoder<'_> {
         self.name.clear();
         self.name.extend_from_slice(info.name.as_bytes());
         self.counter = info.kind == MetricKind::Counter;
+        self.info = info.kind == MetricKind::Info;
+        self.gauge_histogram = info.kind == MetricKind::GaugeHistogram;
         let buf = &mut self.sink.buf;
         buf.extend_from_slice(b"# TYPE ");
         buf.extend_from_slice(&self.name);
@@ -129,11 +150,35 @@ impl Visitor for Encoder<'_> {
         let (buf, name) = (&mut self.sink.buf, &self.name[..]);
         match point.value {
             PointValue::Counter(n) | PointValue::Gauge(n) if !self.counter => {
-                // A gauge: one line, labels written straight out.
+                // A gauge or an info: one line, labels written straight out.
                 buf.extend_from_slice(name);
+                if self.info {
+                    buf.extend_from_slice(b"_info");
+                }
                 write_label_set(buf, &point.labels)?;
                 buf.push(b' ');
                 write_number(buf, n)?;
+                buf.push(b'\n');
+                return self.sink.spill();
+            }
+            PointValue::StateSet(s) => {
+                // One line per state and no `_created`: a stateset has none.
+                render_labels(&mut self.labels, &point.labels)?;
+                write_states(buf, name, &self.labels, &s)?;
+                return self.sink.spill();
+            }
+            PointValue::Histogram(h) if self.gauge_histogram => {
+                // Current counts: `_gcount` and `_gsum` (allowed with negative buckets,
+                // never negative without them: the recorder refuses such values), no
+                // `_created`.
+                render_labels(&mut self.labels, &point.labels)?;
+                let labels = &self.labels[..];
+                write_buckets(buf, name, labels, &h, &mut self.le, &[])?;
+                sample(buf, name, b"_gcount", labels);
+                write_u64(buf, h.count)?;
+                buf.push(b'\n');
+                sample(buf, name, b"_gsum", labels);
+                write_f64(buf, h.sum)?;
                 buf.push(b'\n');
                 return self.sink.spill();
             }
@@ -165,6 +210,10 @@ impl Visitor for Encoder<'_> {
                     buf.push(b'\n');
                 }
             }
+            PointValue::Summary(s) => {
+                write_summary(buf, name, labels, &s, write_le)?;
+            }
+            PointValue::StateSet(_) => {}
         }
         if self.created_at != Some(point.start) {
             self.created.clear();

@@ -82,6 +82,24 @@ struct Histogram {
 }
 
 #[derive(Clone, PartialEq, Message)]
+struct Quantile {
+    #[prost(double, tag = "1")]
+    quantile: f64,
+    #[prost(double, tag = "2")]
+    value: f64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Summary {
+    #[prost(uint64, tag = "1")]
+    sample_count: u64,
+    #[prost(double, tag = "2")]
+    sample_sum: f64,
+    #[prost(message, repeated, tag = "3")]
+    quantile: Vec<Quantile>,
+}
+
+#[derive(Clone, PartialEq, Message)]
 struct Metric {
     #[prost(message, repeated, tag = "1")]
     label: Vec<LabelPair>,
@@ -89,6 +107,8 @@ struct Metric {
     gauge: Option<Gauge>,
     #[prost(message, optional, tag = "3")]
     counter: Option<Counter>,
+    #[prost(message, optional, tag = "4")]
+    summary: Option<Summary>,
     #[prost(message, optional, tag = "7")]
     histogram: Option<Histogram>,
 }
@@ -99,7 +119,7 @@ struct MetricFamily {
     name: String,
     #[prost(string, tag = "2")]
     help: String,
-    /// COUNTER = 0, GAUGE = 1, HISTOGRAM = 4.
+    /// COUNTER = 0, GAUGE = 1, SUMMARY = 2, HISTOGRAM = 4, GAUGE_HISTOGRAM = 5.
     #[prost(int32, tag = "3")]
     kind: i32,
     #[prost(message, repeated, tag = "4")]
@@ -147,7 +167,10 @@ impl Visitor for Encoder<'_> {
         self.flush_family()?;
         let (name, kind) = match info.kind {
             MetricKind::Counter => (format!("{}_total", info.name), 0),
+            MetricKind::Info => (format!("{}_info", info.name), 1),
             MetricKind::Histogram => (info.name.to_owned(), 4),
+            MetricKind::GaugeHistogram => (info.name.to_owned(), 5),
+            MetricKind::Summary => (info.name.to_owned(), 2),
             _ => (info.name.to_owned(), 1),
         };
         self.family = Some(MetricFamily {
@@ -170,6 +193,24 @@ impl Visitor for Encoder<'_> {
                 value: value.to_owned(),
             })
         });
+        if let PointValue::StateSet(s) = point.value {
+            // A gauge per state, the state under a label named like the family.
+            for (state, on) in s.iter() {
+                let mut label = label.clone();
+                label.push(LabelPair {
+                    name: family.name.clone(),
+                    value: state.to_owned(),
+                });
+                family.metric.push(Metric {
+                    label,
+                    gauge: Some(Gauge {
+                        value: f64::from(u8::from(on)),
+                    }),
+                    ..Metric::default()
+                });
+            }
+            return Ok(());
+        }
         let mut m = Metric {
             label,
             ..Metric::default()
@@ -201,6 +242,18 @@ impl Visitor for Encoder<'_> {
                     },
                 });
             }
+            PointValue::Summary(s) => {
+                m.summary = Some(Summary {
+                    sample_count: s.count,
+                    sample_sum: s.sum,
+                    quantile: s
+                        .quantiles
+                        .iter()
+                        .map(|&(quantile, value)| Quantile { quantile, value })
+                        .collect(),
+                });
+            }
+            PointValue::StateSet(_) => {}
         }
         family.metric.push(m);
         Ok(())
@@ -267,5 +320,75 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn info_and_stateset_are_gauges() {
+        let r = tallyho::Registry::new();
+        r.info("build", "Build.", &[("version", "1.2")]).unwrap();
+        let phase = r
+            .metric("phase", "Phase.")
+            .stateset(&["up", "down"])
+            .unwrap();
+        phase.set("down");
+        let mut out = Vec::new();
+        encode(&mut out, &r).unwrap();
+        let mut at = &out[..];
+        let build = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        assert_eq!((build.name.as_str(), build.kind), ("build_info", 1));
+        assert_eq!(build.metric[0].gauge.as_ref().unwrap().value, 1.0);
+        assert_eq!(build.metric[0].label[0].name, "version");
+        let phase = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        assert_eq!((phase.name.as_str(), phase.kind), ("phase", 1));
+        let states: Vec<(String, String, f64)> = phase
+            .metric
+            .iter()
+            .map(|m| {
+                let l = &m.label[0];
+                (
+                    l.name.clone(),
+                    l.value.clone(),
+                    m.gauge.as_ref().unwrap().value,
+                )
+            })
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("phase".to_owned(), "up".to_owned(), 0.0),
+                ("phase".to_owned(), "down".to_owned(), 1.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn summaries_and_gauge_histograms_have_their_types() {
+        let r = tallyho::Registry::new();
+        let s = r.metric("rpc", "RPC.").summary().unwrap();
+        for v in [1.0, 2.0, 3.0] {
+            s.observe(v);
+        }
+        let g = r
+            .metric("queue", "Queue.")
+            .buckets(tallyho::Buckets::new([1.0]).unwrap())
+            .gauge_histogram()
+            .unwrap();
+        g.add(0.5);
+        g.add(2.0);
+        let mut out = Vec::new();
+        encode(&mut out, &r).unwrap();
+        let mut at = &out[..];
+        let rpc = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        assert_eq!((rpc.name.as_str(), rpc.kind), ("rpc", 2));
+        let sm = rpc.metric[0].summary.as_ref().unwrap();
+        assert_eq!((sm.sample_count, sm.sample_sum), (3, 6.0));
+        let qs: Vec<f64> = sm.quantile.iter().map(|q| q.quantile).collect();
+        assert_eq!(qs, [0.5, 0.9, 0.99]);
+        assert!((sm.quantile[0].value - 2.0).abs() / 2.0 < 0.01);
+        let queue = MetricFamily::decode_length_delimited(&mut at).unwrap();
+        assert_eq!((queue.name.as_str(), queue.kind), ("queue", 5));
+        let h = queue.metric[0].histogram.as_ref().unwrap();
+        assert_eq!((h.sample_count, h.sample_sum), (2, 2.5));
+        assert_eq!(h.bucket[0].cumulative_count, 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use tallyho::{Exemplar, HistogramValue, Labels};
+use tallyho::{Exemplar, HistogramValue, Labels, StateSetValue, SummaryValue};
 
 use crate::escape::write_label_value;
 use crate::number::{write_f64, write_u64, write_unix_seconds};
@@ -165,6 +165,62 @@ pub(crate) fn write_buckets(
         }
         buf.push(b'\n');
     }
+    Ok(())
+}
+
+/// Writes one `{name}{{labels,name="state"}} 1|0` line per state of a stateset: the
+/// family's name is the label naming the state (OpenMetrics' rule, kept in the formats
+/// that write a stateset as gauges).
+pub(crate) fn write_states(
+    buf: &mut Vec<u8>,
+    name: &[u8],
+    labels: &[u8],
+    s: &StateSetValue<'_>,
+) -> io::Result<()> {
+    for (state, on) in s.iter() {
+        buf.extend_from_slice(name);
+        buf.push(b'{');
+        buf.extend_from_slice(labels);
+        if !labels.is_empty() {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(b"=\"");
+        write_label_value(buf, state)?;
+        buf.extend_from_slice(if on { b"\"} 1\n" } else { b"\"} 0\n" });
+    }
+    Ok(())
+}
+
+/// Writes one `{name}{{labels,quantile="q"}} estimate` line per quantile of a summary,
+/// `q` spelled by `spell` (each format spells it as it spells `le`), then `_sum` and
+/// `_count`.
+pub(crate) fn write_summary(
+    buf: &mut Vec<u8>,
+    name: &[u8],
+    labels: &[u8],
+    s: &SummaryValue<'_>,
+    spell: fn(&mut Vec<u8>, f64) -> io::Result<()>,
+) -> io::Result<()> {
+    for &(q, v) in s.quantiles {
+        buf.extend_from_slice(name);
+        buf.push(b'{');
+        buf.extend_from_slice(labels);
+        if !labels.is_empty() {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"quantile=\"");
+        spell(buf, q)?;
+        buf.extend_from_slice(b"\"} ");
+        write_f64(buf, v)?;
+        buf.push(b'\n');
+    }
+    sample(buf, name, b"_sum", labels);
+    write_f64(buf, s.sum)?;
+    buf.push(b'\n');
+    sample(buf, name, b"_count", labels);
+    write_u64(buf, s.count)?;
+    buf.push(b'\n');
     Ok(())
 }
 

@@ -140,6 +140,78 @@ fn registry() -> Registry {
     r.metric("empty_family", "Registered, never used.")
         .gauge_family(&["x"])
         .unwrap();
+    // OpenMetrics info and stateset, hostile values in labels and state names.
+    r.info(
+        "build_info",
+        "Build facts.",
+        &[
+            ("version", "1.2.3"),
+            ("note", HOSTILE[7]),
+            ("emoji", HOSTILE[4]),
+        ],
+    )
+    .unwrap();
+    let states: Vec<&str> = HOSTILE.iter().copied().filter(|v| !v.is_empty()).collect();
+    let phase = r.metric("phase", "Phase.").stateset(&states).unwrap();
+    phase.set(HOSTILE[2]);
+    let flags = r
+        .metric("features", "Feature flags by pool.")
+        .stateset_family(&["pool"], &["fast", "safe", "audit"])
+        .unwrap();
+    flags.with(&["a"]).set_flag("fast", true);
+    flags.with(&["a"]).set_flag("audit", true);
+    flags.with(&[HOSTILE[0]]).set("safe");
+    // Gauge histograms: one that emptied again (a `_gsum` of 0, not a rounding residue),
+    // one per hostile label, one with a negative bound and a negative `_gsum`.
+    let queue = r
+        .metric("queue_wait", "Jobs waiting.")
+        .unit("seconds")
+        .buckets(Buckets::new([0.1, 1.0, 10.0]).unwrap())
+        .gauge_histogram_family(&["queue"])
+        .unwrap();
+    for (i, v) in HOSTILE.iter().enumerate() {
+        for k in 0..i {
+            queue.with(&[v]).add(k as f64 * 0.7);
+        }
+    }
+    let drained = queue.with(&["drained"]);
+    for v in [0.1, 0.2, 0.3] {
+        drained.add(v);
+    }
+    for v in [0.3, 0.1, 0.2] {
+        drained.remove(v);
+    }
+    let skew = r
+        .metric("skew", "Clock skew now.")
+        .buckets(Buckets::new([-1.0, 0.0, 1.0]).unwrap())
+        .gauge_histogram()
+        .unwrap();
+    for v in [-5.0, -0.5, 0.25] {
+        skew.add(v);
+    }
+    // Summaries: one with data (and refused values), an empty one (NaN quantiles), a
+    // family with hostile labels.
+    let rpc = r
+        .metric("rpc", "RPC time.")
+        .unit("seconds")
+        .summary()
+        .unwrap();
+    for v in [0.002, 0.02, 0.2, 2.0, -1.0, f64::NAN] {
+        rpc.observe(v);
+    }
+    r.metric("idle", "Never observed.").summary().unwrap();
+    let per = r
+        .metric("per_path", "By path.")
+        .summary_config(
+            tallyho::SummaryConfig::default()
+                .quantiles(&[0.0, 0.25, 1.0])
+                .unwrap(),
+        )
+        .summary_family(&["path"])
+        .unwrap();
+    for (i, v) in HOSTILE.iter().enumerate() {
+        per.with(&[v]).observe(i as f64);
+    }
     r
 }
 
@@ -215,7 +287,7 @@ fn key(name: &str, labels: impl IntoIterator<Item = (String, String)>) -> Key {
     let labels = labels
         .into_iter()
         .map(|(k, v)| {
-            if k == "le" {
+            if k == "le" || k == "quantile" {
                 let f: f64 = v.replace("+Inf", "inf").parse().expect("le parses");
                 (k, format!("{f:?}"))
             } else {
@@ -248,8 +320,28 @@ fn expected(s: &Snapshot, openmetrics: bool) -> BTreeMap<Key, Value> {
                 SeriesValue::Counter(n) => {
                     want.insert(key(&format!("{}_total", f.name), labels()), num(n.as_f64()));
                 }
+                SeriesValue::Gauge(n) if f.kind == tallyho::MetricKind::Info => {
+                    want.insert(key(&format!("{}_info", f.name), labels()), num(n.as_f64()));
+                }
                 SeriesValue::Gauge(n) => {
                     want.insert(key(&f.name, labels()), num(n.as_f64()));
+                }
+                SeriesValue::Summary(sm) => {
+                    for &(q, v) in &sm.quantiles {
+                        let with_q = labels().chain([("quantile".to_owned(), format!("{q}"))]);
+                        want.insert(key(&f.name, with_q), num(v));
+                    }
+                    want.insert(
+                        key(&format!("{}_count", f.name), labels()),
+                        num(sm.count as f64),
+                    );
+                    want.insert(key(&format!("{}_sum", f.name), labels()), num(sm.sum));
+                }
+                SeriesValue::StateSet(states) => {
+                    for (state, on) in states.iter() {
+                        let with_state = labels().chain([(f.name.clone(), state.to_owned())]);
+                        want.insert(key(&f.name, with_state), num(if on { 1.0 } else { 0.0 }));
+                    }
                 }
                 SeriesValue::Histogram(h) => {
                     let mut cum = 0;
@@ -259,7 +351,13 @@ fn expected(s: &Snapshot, openmetrics: bool) -> BTreeMap<Key, Value> {
                         let with_le = labels().chain([("le".to_owned(), format!("{le}"))]);
                         want.insert(key(&format!("{}_bucket", f.name), with_le), num(cum as f64));
                     }
-                    if !openmetrics || h.sum_is_counter() {
+                    if f.kind == tallyho::MetricKind::GaugeHistogram {
+                        want.insert(
+                            key(&format!("{}_gcount", f.name), labels()),
+                            num(h.count as f64),
+                        );
+                        want.insert(key(&format!("{}_gsum", f.name), labels()), num(h.sum));
+                    } else if !openmetrics || h.sum_is_counter() {
                         want.insert(
                             key(&format!("{}_count", f.name), labels()),
                             num(h.count as f64),
@@ -268,7 +366,14 @@ fn expected(s: &Snapshot, openmetrics: bool) -> BTreeMap<Key, Value> {
                     }
                 }
             }
-            if openmetrics && !matches!(series.value, SeriesValue::Gauge(_)) {
+            if openmetrics
+                && matches!(
+                    f.kind,
+                    tallyho::MetricKind::Counter
+                        | tallyho::MetricKind::Histogram
+                        | tallyho::MetricKind::Summary
+                )
+            {
                 // `_created` values are checked for presence and plausibility, not equality.
                 want.insert(key(&format!("{}_created", f.name), labels()), Value::Null);
             }
@@ -351,6 +456,10 @@ fn openmetrics_passes_python_parser_with_types_and_units() {
         let want_type = match f.kind {
             tallyho::MetricKind::Counter => "counter",
             tallyho::MetricKind::Histogram => "histogram",
+            tallyho::MetricKind::Info => "info",
+            tallyho::MetricKind::StateSet => "stateset",
+            tallyho::MetricKind::GaugeHistogram => "gaugehistogram",
+            tallyho::MetricKind::Summary => "summary",
             _ => "gauge",
         };
         assert_eq!(sample["type"], want_type, "{family}");

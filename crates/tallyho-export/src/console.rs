@@ -62,6 +62,26 @@ impl ConsoleExporter {
                         format!("{} ({rate})", fmt(v))
                     }
                     (SeriesValue::Gauge(n), _) => fmt(n.as_f64()),
+                    (SeriesValue::Summary(sm), _) => {
+                        let qs: Vec<String> = sm
+                            .quantiles
+                            .iter()
+                            .map(|(q, v)| format!("q{q}={}", fmt(*v)))
+                            .collect();
+                        format!("count={} sum={} {}", sm.count, fmt(sm.sum), qs.join(" "))
+                    }
+                    (SeriesValue::StateSet(states), _) => {
+                        let on: Vec<&str> = states
+                            .iter()
+                            .filter(|(_, on)| *on)
+                            .map(|(s, _)| s)
+                            .collect();
+                        if on.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            on.join(",")
+                        }
+                    }
                     (SeriesValue::Histogram(h), _) => {
                         let q = |p| quantile(h, p).map_or("-".to_owned(), fmt);
                         let mean = if h.count > 0 {
@@ -82,6 +102,10 @@ impl ConsoleExporter {
                     MetricKind::Counter => "counter",
                     MetricKind::Histogram => "histogram",
                     MetricKind::UpDownCounter => "updown",
+                    MetricKind::Info => "info",
+                    MetricKind::GaugeHistogram => "gaugehistogram",
+                    MetricKind::Summary => "summary",
+                    MetricKind::StateSet => "stateset",
                     _ => "gauge",
                 };
                 rows.push([name, kind.to_owned(), value]);

@@ -35,7 +35,17 @@ impl DeltaState {
         let mut out = current.clone();
         for family in &mut out.families {
             let kind = family.kind;
-            if kind == MetricKind::Gauge {
+            // Values that are set, not totals: an info's 1, a stateset's states, a gauge
+            // histogram's current buckets; and summaries, whose window quantiles have no
+            // difference (OTLP's Summary is cumulative).
+            if matches!(
+                kind,
+                MetricKind::Gauge
+                    | MetricKind::Info
+                    | MetricKind::StateSet
+                    | MetricKind::GaugeHistogram
+                    | MetricKind::Summary
+            ) {
                 continue;
             }
             let mut kept = Vec::with_capacity(family.series.len());

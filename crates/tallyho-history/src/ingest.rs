@@ -4,7 +4,9 @@
 //! first time allocates its labels. A unit test checks that both give the same series and
 //! values.
 
-use tallyho::{FamilySnapshot, HistogramData, HistogramValue, MetricKind, SeriesValue, Snapshot};
+use tallyho::{
+    FamilySnapshot, HistogramData, HistogramValue, MetricKind, SeriesValue, Snapshot, SummaryData,
+};
 use tallyho_encode::number::write_prometheus_le;
 
 /// The sample names of one family.
@@ -35,12 +37,20 @@ pub(crate) fn for_each_sample(snapshot: &Snapshot, mut emit: impl FnMut(&[(&str,
     for family in &snapshot.families {
         let names = Names {
             sample: match family.kind {
-                MetricKind::Counter => format!("{}_total", family.name),
+                MetricKind::Counter | MetricKind::Info => {
+                    format!("{}{}", family.name, family.kind.value_suffix())
+                }
                 _ => family.name.clone(),
             },
             bucket: format!("{}_bucket", family.name),
-            sum: format!("{}_sum", family.name),
-            count: format!("{}_count", family.name),
+            sum: match family.kind {
+                MetricKind::GaugeHistogram => format!("{}_gsum", family.name),
+                _ => format!("{}_sum", family.name),
+            },
+            count: match family.kind {
+                MetricKind::GaugeHistogram => format!("{}_gcount", family.name),
+                _ => format!("{}_count", family.name),
+            },
         };
         let bounds: &[f64] = family
             .series
@@ -48,8 +58,20 @@ pub(crate) fn for_each_sample(snapshot: &Snapshot, mut emit: impl FnMut(&[(&str,
             .find_map(|s| s.value.as_histogram())
             .map_or(&[], |h| &h.bounds);
         let les = le_texts(bounds);
+        let quantiles: Vec<f64> = family
+            .series
+            .iter()
+            .find_map(|s| s.value.as_summary())
+            .map_or_else(Vec::new, |s| s.quantiles.iter().map(|q| q.0).collect());
+        let qs = le_texts(&quantiles);
         let mut scratch = Scratch::default();
-        family_samples(family, &names, bounds, &les, &mut scratch, &mut emit);
+        let texts = Texts {
+            bounds,
+            les: &les,
+            quantiles: &quantiles,
+            qs: &qs,
+        };
+        family_samples(family, &names, &texts, &mut scratch, &mut emit);
     }
 }
 
@@ -68,14 +90,22 @@ fn sorted_own<'a>(own: &'a [(String, String)], out: &mut Vec<(&'a str, &'a str)>
     }
 }
 
+/// A family's bucket bounds and summary quantiles, with their `le`/`quantile` texts.
+struct Texts<'a> {
+    bounds: &'a [f64],
+    les: &'a [String],
+    quantiles: &'a [f64],
+    qs: &'a [String],
+}
+
 fn family_samples<'a>(
     family: &'a FamilySnapshot,
     names: &'a Names,
-    bounds: &[f64],
-    les: &'a [String],
+    texts: &Texts<'a>,
     scratch: &mut Scratch<'a>,
     emit: &mut impl FnMut(&[(&str, &str)], f64),
 ) {
+    let (bounds, les) = (texts.bounds, texts.les);
     for series in &family.series {
         sorted_own(&series.labels, &mut scratch.own);
         match &series.value {
@@ -92,8 +122,46 @@ fn family_samples<'a>(
                 sorted_own(&series.labels, &mut local.own);
                 histogram(&mut local, names, &les, h, emit);
             }
+            SeriesValue::Summary(sm) => {
+                let same = sm
+                    .quantiles
+                    .iter()
+                    .map(|q| q.0)
+                    .eq(texts.quantiles.iter().copied());
+                if same {
+                    summary(scratch, names, texts.qs, sm, emit);
+                } else {
+                    // Quantiles unlike the family's first summary: spell them here.
+                    let own: Vec<f64> = sm.quantiles.iter().map(|q| q.0).collect();
+                    let qs = le_texts(&own);
+                    let mut local = Scratch::default();
+                    sorted_own(&series.labels, &mut local.own);
+                    summary(&mut local, names, &qs, sm, emit);
+                }
+            }
+            SeriesValue::StateSet(states) => {
+                // A gauge per state, the state under a label named like the family.
+                for (state, on) in states.iter() {
+                    let extra = Some((family.name.as_str(), state));
+                    scratch.one(&names.sample, extra, f64::from(u8::from(on)), emit);
+                }
+            }
         }
     }
+}
+
+fn summary<'a, 'b: 'a>(
+    scratch: &mut Scratch<'a>,
+    names: &'b Names,
+    qs: &'b [String],
+    s: &SummaryData,
+    emit: &mut impl FnMut(&[(&str, &str)], f64),
+) {
+    for (&(_, v), q) in s.quantiles.iter().zip(qs) {
+        scratch.one(&names.sample, Some(("quantile", q)), v, emit);
+    }
+    scratch.one(&names.sum, None, s.sum, emit);
+    scratch.one(&names.count, None, s.count as f64, emit);
 }
 
 fn histogram<'a, 'b: 'a>(
@@ -112,9 +180,9 @@ fn histogram<'a, 'b: 'a>(
     };
     // Finite buckets as counted; `+Inf` is always the count.
     for ((_, cumulative), le) in value.cumulative().zip(les) {
-        scratch.one(&names.bucket, Some(le), cumulative as f64, emit);
+        scratch.one(&names.bucket, Some(("le", le)), cumulative as f64, emit);
     }
-    scratch.one(&names.bucket, Some("+Inf"), h.count as f64, emit);
+    scratch.one(&names.bucket, Some(("le", "+Inf")), h.count as f64, emit);
     scratch.one(&names.sum, None, h.sum, emit);
     scratch.one(&names.count, None, h.count as f64, emit);
 }
@@ -127,18 +195,24 @@ struct Scratch<'a> {
 }
 
 impl<'a> Scratch<'a> {
-    /// Emits one time series: the generated `__name__` (and `le`) merged into the sorted
-    /// own labels, replacing own labels of the same name.
+    /// Emits one time series: the generated `__name__` (and `extra`: a bucket's `le`, a
+    /// stateset's state) merged into the sorted own labels, replacing own labels of the
+    /// same name.
     fn one(
         &mut self,
         name: &'a str,
-        le: Option<&'a str>,
+        extra: Option<(&'a str, &'a str)>,
         v: f64,
         emit: &mut impl FnMut(&[(&str, &str)], f64),
     ) {
-        // "__name__" < "le" in byte order, so the generated labels are sorted.
-        let generated = [("__name__", name), ("le", le.unwrap_or(""))];
-        let generated = &generated[..if le.is_some() { 2 } else { 1 }];
+        let mut generated = [("__name__", name), extra.unwrap_or(("", ""))];
+        if extra.is_some() && generated[1].0.as_bytes() < generated[0].0.as_bytes() {
+            generated.swap(0, 1);
+        }
+        let generated = match extra {
+            Some(_) => &generated[..],
+            None => &generated[..1],
+        };
         self.pairs.clear();
         let mut own = self.own.iter().copied().peekable();
         for &(g, gv) in generated {
@@ -206,6 +280,9 @@ mod tests {
                     .with_point(&[], -0.0)
                     .with_point(&[("x", "y")], f64::NAN),
                 h,
+                FamilySnapshot::new("build", "i", MetricKind::Info).with_point(&[("v", "1")], 1u64),
+                stateset(),
+                summaries(),
             ],
         };
         let want: Vec<(Vec<(String, String)>, u64)> =
@@ -226,6 +303,40 @@ mod tests {
             got.push((labels, v.to_bits()));
         });
         assert_eq!(got, want);
-        assert_eq!(got.len(), 2 + 2 + 5 + 4);
+        assert_eq!(got.len(), 2 + 2 + 5 + 4 + 1 + 2 * 2 + 4 + 3);
+    }
+
+    /// Two summaries with different quantiles in one family (as a collector may give),
+    /// one with an own `quantile` label that the generated one replaces.
+    fn summaries() -> FamilySnapshot {
+        let mut f = FamilySnapshot::new("rpc", "s", MetricKind::Summary);
+        let summary = |quantiles: Vec<(f64, f64)>| {
+            SeriesValue::Summary(SummaryData {
+                quantiles,
+                count: 3,
+                sum: 1.5,
+            })
+        };
+        f.series.push(series(
+            &[("m", "a")],
+            summary(vec![(0.5, 0.4), (0.99, 0.9)]),
+        ));
+        f.series
+            .push(series(&[("quantile", "own")], summary(vec![(1.0, 1.0)])));
+        f
+    }
+
+    /// A stateset named `_`, whose state label sorts before `__name__`; one series has an
+    /// own label of that name, which the state label replaces.
+    fn stateset() -> FamilySnapshot {
+        let mut f = FamilySnapshot::new("_", "s", MetricKind::StateSet);
+        let value = SeriesValue::StateSet(tallyho::StateSetData {
+            states: vec!["on".into(), "off".into()],
+            set: 0b01,
+        });
+        f.series
+            .push(series(&[("_", "own"), ("a", "b")], value.clone()));
+        f.series.push(series(&[("z", "y")], value));
+        f
     }
 }

@@ -70,6 +70,7 @@ fn value(snap: &Snapshot, name: &str, place: Option<&str>) -> Option<f64> {
     match &s.value {
         SeriesValue::Counter(n) | SeriesValue::Gauge(n) => Some(Number::as_f64(*n)),
         SeriesValue::Histogram(h) => Some(h.count as f64),
+        SeriesValue::StateSet(_) | SeriesValue::Summary(_) => None,
     }
 }
 

@@ -39,7 +39,31 @@ fn value(sample: &Value) -> f64 {
 
 #[test]
 fn prometheus_scrapes_exact_values_with_basic_auth() {
-    let running = Endpoint::new(registry())
+    let registry = registry();
+    // OpenMetrics info and stateset, which Prometheus reads from the OpenMetrics text it
+    // negotiates (and would read as gauges from its own text format).
+    registry
+        .info("e2e_build", "Build.", &[("version", "1.2.3")])
+        .unwrap();
+    let phase = registry
+        .metric("e2e_phase", "Phase.")
+        .stateset_family(&["pool"], &["starting", "running"])
+        .unwrap();
+    phase.with(&["a"]).set("running");
+    let waiting = registry
+        .metric("e2e_wait", "Waiting.")
+        .buckets(tallyho::Buckets::new([1.0]).unwrap())
+        .gauge_histogram()
+        .unwrap();
+    for v in [0.5, 3.0, 4.0] {
+        waiting.add(v);
+    }
+    let rpc = registry.metric("e2e_rpc", "RPC time.").summary().unwrap();
+    for v in 1..=100 {
+        rpc.observe(f64::from(v));
+    }
+    let rpc_median = rpc.read_now().unwrap().quantiles[0].1;
+    let running = Endpoint::new(registry)
         .auth(Auth::basic("prom", "pa:ss"))
         .spawn("127.0.0.1:0")
         .unwrap();
@@ -89,6 +113,47 @@ scrape_configs:
         r#"histogram_quantile(0.75, job_duration_seconds_bucket{job="tallyho"})"#,
     );
     assert!((value(&q[0]) - 0.8125).abs() < 1e-12, "{q:?}");
+
+    let build = query(&prom, r#"e2e_build_info{job="tallyho"}"#);
+    assert_eq!(build.len(), 1, "{build:?}");
+    assert_eq!(value(&build[0]), 1.0);
+    assert_eq!(build[0]["metric"]["version"], "1.2.3");
+    let states = query(&prom, r#"e2e_phase{job="tallyho",pool="a"}"#);
+    let mut got: Vec<(String, f64)> = states
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["e2e_phase"].as_str().unwrap().to_owned(),
+                value(s),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [("running".to_owned(), 1.0), ("starting".to_owned(), 0.0)]
+    );
+
+    let gcount = query(&prom, r#"e2e_wait_gcount{job="tallyho"}"#);
+    assert_eq!(value(&gcount[0]), 3.0, "{gcount:?}");
+    assert_eq!(
+        value(&query(&prom, r#"e2e_wait_gsum{job="tallyho"}"#)[0]),
+        7.5
+    );
+    let low = query(&prom, r#"e2e_wait_bucket{job="tallyho",le="1.0"}"#);
+    assert_eq!(value(&low[0]), 1.0, "{low:?}");
+
+    assert_eq!(
+        value(&query(&prom, r#"e2e_rpc_count{job="tallyho"}"#)[0]),
+        100.0
+    );
+    assert_eq!(
+        value(&query(&prom, r#"e2e_rpc_sum{job="tallyho"}"#)[0]),
+        5050.0
+    );
+    let median = query(&prom, r#"e2e_rpc{job="tallyho",quantile="0.5"}"#);
+    assert_eq!(value(&median[0]), rpc_median, "{median:?}");
+    assert!((rpc_median - 50.0).abs() / 50.0 < 0.01);
 
     let requests = query(&prom, r#"requests_total{job="tallyho"}"#);
     assert_eq!(requests.len(), HOSTILE.len());

@@ -102,6 +102,17 @@ pub enum Error {
         /// The refused increment.
         value: f64,
     },
+    /// A stateset or info family whose definition breaks an OpenMetrics rule (no states,
+    /// too many, a repeated or empty state, a name that cannot be its state label, a unit).
+    #[error("invalid {kind} {metric:?}: {reason}")]
+    InvalidDefinition {
+        /// The metric being registered.
+        metric: String,
+        /// Its type (`stateset`, `info`).
+        kind: &'static str,
+        /// What is wrong, naming the offending value.
+        reason: String,
+    },
     /// A cardinality limit of zero.
     #[error("cardinality limit must be at least 1, got {limit}")]
     InvalidCardinalityLimit {

@@ -485,6 +485,11 @@ impl ExponentialHistogram {
             .map_or_else(|| ExpBuckets::empty(DEFAULT_MAX_SCALE, 0.0), |c| c.read().0)
     }
 
+    /// The buckets and the sum from one reading (`None` for a no-op handle).
+    pub(crate) fn reading(&self) -> Option<(ExpBuckets, f64)> {
+        self.0.as_ref().map(|c| c.read())
+    }
+
     /// `(count, sum)` observed so far.
     pub fn count_and_sum(&self) -> (u64, f64) {
         self.0.as_ref().map_or((0, 0.0), |c| {

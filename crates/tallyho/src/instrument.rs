@@ -8,7 +8,9 @@ use crate::visit::{MetricKind, PointValue};
 ///
 /// Implemented by [`Counter`](crate::Counter), [`CounterF64`](crate::CounterF64),
 /// [`Gauge`](crate::Gauge), [`GaugeI64`](crate::GaugeI64),
-/// [`UpDownCounter`](crate::UpDownCounter) and [`Histogram`](crate::Histogram).
+/// [`UpDownCounter`](crate::UpDownCounter), [`Histogram`](crate::Histogram),
+/// [`ExponentialHistogram`](crate::ExponentialHistogram), [`GaugeHistogram`](crate::GaugeHistogram),
+/// [`Summary`](crate::Summary) and [`StateSet`](crate::StateSet).
 /// It is sealed: the registry relies on its exact behaviour.
 pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     /// The family type this instrument reports as.
@@ -70,6 +72,10 @@ pub(crate) mod sealed {
 pub struct Shape {
     pub(crate) buckets: crate::Buckets,
     pub(crate) exponential: crate::ExpConfig,
+    /// A stateset's state names (checked at registration).
+    pub(crate) states: std::sync::Arc<[Box<str>]>,
+    /// A summary's quantiles and window.
+    pub(crate) summary: crate::SummaryConfig,
 }
 
 impl From<crate::Buckets> for Shape {
@@ -77,6 +83,8 @@ impl From<crate::Buckets> for Shape {
         Shape {
             buckets,
             exponential: crate::ExpConfig::default(),
+            states: std::sync::Arc::from(Vec::new()),
+            summary: crate::SummaryConfig::default(),
         }
     }
 }

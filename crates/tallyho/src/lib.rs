@@ -33,8 +33,10 @@ mod expiring;
 pub mod exponential;
 mod family;
 mod gauge;
+mod gauge_histogram;
 mod global;
 mod histogram;
+mod info;
 mod instrument;
 pub mod name;
 mod observe;
@@ -42,6 +44,8 @@ mod read;
 mod registry;
 mod slot;
 mod snapshot;
+mod stateset;
+mod summary;
 mod text;
 mod typed;
 mod visit;
@@ -55,19 +59,25 @@ pub use expiring::ExpiringFamily;
 pub use exponential::{ExpBuckets, NativeBuckets};
 pub use family::{Family, MAX_CARDINALITY};
 pub use gauge::{Gauge, GaugeI64, UpDownCounter};
+pub use gauge_histogram::GaugeHistogram;
 pub use global::{global, set_global};
 pub use histogram::{Histogram, Timer};
+pub use info::Info;
 pub use instrument::Instrument;
 pub use observe::{BatchObserver, ObservableFamily, Observer};
 pub use registry::{
     Collector, MetricBuilder, Registry, RegistryBuilder, DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_METRIC, REFUSED_METRIC,
 };
-pub use snapshot::{FamilySnapshot, HistogramData, Series, SeriesValue, Snapshot};
+pub use snapshot::{
+    FamilySnapshot, HistogramData, Series, SeriesValue, Snapshot, StateSetData, SummaryData,
+};
+pub use stateset::{StateSet, MAX_STATES};
+pub use summary::{Clock, Summary, SummaryConfig};
 pub use typed::{LabelSet, TypedFamily};
 pub use visit::{
     FamilyInfo, HistogramValue, LabelText, Labels, MetricKind, Number, Point, PointValue, Source,
-    Visitor,
+    StateSetValue, SummaryValue, Visitor,
 };
 
 /// The label that marks the series collecting label sets past a family's cardinality limit.

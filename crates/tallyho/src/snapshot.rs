@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::visit::{
     ConstantLabels, FamilyInfo, HistogramValue, Labels, MetricKind, Number, Point, PointValue,
-    Source, Visitor,
+    Source, StateSetValue, SummaryValue, Visitor,
 };
 
 /// Everything a registry held at one moment.
@@ -64,6 +64,49 @@ pub enum SeriesValue {
     Gauge(Number),
     /// A histogram.
     Histogram(HistogramData),
+    /// A stateset.
+    StateSet(StateSetData),
+    /// A summary.
+    Summary(SummaryData),
+}
+
+/// An owned summary state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryData {
+    /// `(quantile, estimate)` over the window; NaN estimates when it was empty.
+    pub quantiles: Vec<(f64, f64)>,
+    /// Observations since the start.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
+/// An owned stateset state: its state names and which are true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSetData {
+    /// The state names, in registration order.
+    pub states: Vec<Box<str>>,
+    /// Bit `i` set when state `i` is true.
+    pub set: u64,
+}
+
+impl StateSetData {
+    /// `(state, true or false)` for every state, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, bool)> + '_ {
+        self.as_value().iter()
+    }
+
+    /// Whether `state` is one of the states and true.
+    pub fn is_set(&self, state: &str) -> bool {
+        self.iter().any(|(s, on)| on && s == state)
+    }
+
+    fn as_value(&self) -> StateSetValue<'_> {
+        StateSetValue {
+            states: &self.states,
+            set: self.set,
+        }
+    }
 }
 
 /// An owned histogram state.
@@ -100,11 +143,28 @@ impl HistogramData {
 }
 
 impl SeriesValue {
-    /// The value as an f64 for counters and gauges; `None` for histograms.
+    /// The value as an f64 for counters, gauges and info; `None` for histograms and
+    /// statesets.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             SeriesValue::Counter(n) | SeriesValue::Gauge(n) => Some(n.as_f64()),
-            SeriesValue::Histogram(_) => None,
+            SeriesValue::Histogram(_) | SeriesValue::StateSet(_) | SeriesValue::Summary(_) => None,
+        }
+    }
+
+    /// The summary, if this is one.
+    pub fn as_summary(&self) -> Option<&SummaryData> {
+        match self {
+            SeriesValue::Summary(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stateset, if this is one.
+    pub fn as_stateset(&self) -> Option<&StateSetData> {
+        match self {
+            SeriesValue::StateSet(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -251,6 +311,12 @@ impl FamilySnapshot {
                 SeriesValue::Counter(n) => PointValue::Counter(*n),
                 SeriesValue::Gauge(n) => PointValue::Gauge(*n),
                 SeriesValue::Histogram(h) => PointValue::Histogram(h.as_value()),
+                SeriesValue::StateSet(s) => PointValue::StateSet(s.as_value()),
+                SeriesValue::Summary(s) => PointValue::Summary(SummaryValue {
+                    quantiles: &s.quantiles,
+                    count: s.count,
+                    sum: s.sum,
+                }),
             };
             visitor.point(&Point {
                 labels: Labels::from_pairs(&series.labels).with_constant(constant),
@@ -294,6 +360,15 @@ impl Visitor for Builder {
                 sum: h.sum,
                 count: h.count,
                 exponential: h.exponential.cloned(),
+            }),
+            PointValue::StateSet(s) => SeriesValue::StateSet(StateSetData {
+                states: s.states.to_vec(),
+                set: s.set,
+            }),
+            PointValue::Summary(s) => SeriesValue::Summary(SummaryData {
+                quantiles: s.quantiles.to_vec(),
+                count: s.count,
+                sum: s.sum,
             }),
         };
         if let Some(family) = self.families.last_mut() {

@@ -19,6 +19,20 @@ pub enum MetricKind {
     UpDownCounter,
     /// Observations in explicit buckets with sum and count.
     Histogram,
+    /// OpenMetrics `info`: one point of value 1 per label set describing the target
+    /// (a build, a version). The family name carries no `_info`: formats add it to
+    /// sample names, as they add `_total` to counters. Prometheus `gauge`, OTLP gauge.
+    Info,
+    /// OpenMetrics `gaugehistogram`: buckets of things present now, each going up and
+    /// down ([`PointValue::Histogram`] with the current counts, `sum` the `_gsum`).
+    GaugeHistogram,
+    /// Quantiles over a sliding window with a total count and sum
+    /// ([`PointValue::Summary`]); Prometheus and OpenMetrics `summary`, OTLP `Summary`.
+    Summary,
+    /// OpenMetrics `stateset`: a fixed list of named states, each true or false
+    /// ([`PointValue::StateSet`]); formats without the type write one gauge sample per
+    /// state, 1 or 0, with the family's name as the label naming the state.
+    StateSet,
 }
 
 impl MetricKind {
@@ -29,6 +43,21 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::UpDownCounter => "updowncounter",
             MetricKind::Histogram => "histogram",
+            MetricKind::Info => "info",
+            MetricKind::StateSet => "stateset",
+            MetricKind::GaugeHistogram => "gaugehistogram",
+            MetricKind::Summary => "summary",
+        }
+    }
+
+    /// The suffix formats add to the family name in sample names of this kind's value:
+    /// `_total` for counters, `_info` for info, none otherwise (histograms name each
+    /// sample themselves).
+    pub fn value_suffix(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "_total",
+            MetricKind::Info => "_info",
+            _ => "",
         }
     }
 }
@@ -255,6 +284,39 @@ impl<'a> HistogramValue<'a> {
     }
 }
 
+/// A stateset's value at collection: which of its states are true.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StateSetValue<'a> {
+    /// The state names, in registration order (at most
+    /// [`MAX_STATES`](crate::MAX_STATES)).
+    pub states: &'a [Box<str>],
+    /// Bit `i` set when state `i` is true.
+    pub set: u64,
+}
+
+impl<'a> StateSetValue<'a> {
+    /// `(state, true or false)` for every state, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, bool)> + 'a {
+        let set = self.set;
+        self.states
+            .iter()
+            .enumerate()
+            .map(move |(i, s)| (&**s, set >> i & 1 == 1))
+    }
+}
+
+/// A summary's state at collection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryValue<'a> {
+    /// `(quantile, estimate)` over the summary's window, quantiles increasing; the
+    /// estimate is NaN when the window holds no observation.
+    pub quantiles: &'a [(f64, f64)],
+    /// Observations since the start.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
 /// The value of one point.
 #[derive(Debug, Clone, Copy)]
 pub enum PointValue<'a> {
@@ -264,6 +326,10 @@ pub enum PointValue<'a> {
     Gauge(Number),
     /// A histogram.
     Histogram(HistogramValue<'a>),
+    /// A stateset (an info point is a [`Gauge`](Self::Gauge) of 1).
+    StateSet(StateSetValue<'a>),
+    /// A summary.
+    Summary(SummaryValue<'a>),
 }
 
 /// One series' value at one collection.

@@ -7,8 +7,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, exponential_histogram_data_point::Buckets, metric, number_data_point,
-    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
-    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    summary_data_point::ValueAtQuantile, AggregationTemporality, Exemplar, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tallyho::{FamilySnapshot, MetricKind, Number, Series, SeriesValue, OVERFLOW_LABEL};
@@ -157,16 +158,37 @@ fn metric(
                 aggregation_temporality: temporality,
             })
         }
-        kind => {
+        // OTLP has no gauge histogram: a histogram point would claim totals.
+        MetricKind::GaugeHistogram => return None,
+        // Summaries are cumulative whatever the temporality (OTLP's Summary has none).
+        MetricKind::Summary => {
             let data_points: Vec<_> = series
                 .iter()
-                .enumerate()
-                .filter_map(|(k, s)| {
-                    let mut p = number_point(s, time, kind != MetricKind::Gauge, opts)?;
-                    p.exemplars = with_exemplars(k);
-                    Some(p)
-                })
+                .filter_map(|s| summary_point(s, time, opts))
                 .collect();
+            if data_points.is_empty() {
+                return None;
+            }
+            metric::Data::Summary(Summary { data_points })
+        }
+        kind => {
+            let sum = matches!(kind, MetricKind::Counter | MetricKind::UpDownCounter);
+            let data_points: Vec<_> = if kind == MetricKind::StateSet {
+                series
+                    .iter()
+                    .flat_map(|s| state_points(&family.name, s, time, opts))
+                    .collect()
+            } else {
+                series
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, s)| {
+                        let mut p = number_point(s, time, sum, opts)?;
+                        p.exemplars = with_exemplars(k);
+                        Some(p)
+                    })
+                    .collect()
+            };
             if data_points.is_empty() {
                 return None;
             }
@@ -180,8 +202,14 @@ fn metric(
             }
         }
     };
+    // Info and stateset are gauges (their values are states, not totals): an info point
+    // of 1 named with its `_info`, as Prometheus writes it; a stateset's point per state.
+    let name = match family.kind {
+        MetricKind::Info => format!("{}_info", family.name),
+        _ => family.name.clone(),
+    };
     Some(Metric {
-        name: family.name.clone(),
+        name,
         description: family.help.clone(),
         unit: ucum(&family.unit).to_owned(),
         metadata: Vec::new(),
@@ -202,7 +230,9 @@ fn number_point(
             Number::I64(v) => number_data_point::Value::AsInt(v),
             Number::F64(v) => number_data_point::Value::AsDouble(v),
         },
-        SeriesValue::Histogram(_) => return None,
+        SeriesValue::Histogram(_) | SeriesValue::StateSet(_) | SeriesValue::Summary(_) => {
+            return None
+        }
     };
     let start = if sum {
         start(series, time, opts)
@@ -215,6 +245,56 @@ fn number_point(
         time_unix_nano: time,
         value: Some(value),
         ..NumberDataPoint::default()
+    })
+}
+
+/// A stateset's gauge points: one per state, 1 when true else 0, the state as the
+/// attribute named like the family (OpenMetrics' rule, kept by the gauge formats).
+fn state_points(
+    family: &str,
+    series: &Series,
+    time: u64,
+    opts: Points<'_>,
+) -> Vec<NumberDataPoint> {
+    let Some(states) = series.value.as_stateset() else {
+        return Vec::new();
+    };
+    let attrs = attributes(&series.labels, opts);
+    states
+        .iter()
+        .map(|(state, on)| {
+            let mut attributes = attrs.clone();
+            attributes.push(KeyValue {
+                key: family.to_owned(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(state.to_owned())),
+                }),
+            });
+            NumberDataPoint {
+                attributes,
+                start_time_unix_nano: nanos(series.start).min(time),
+                time_unix_nano: time,
+                value: Some(number_data_point::Value::AsInt(i64::from(on))),
+                ..NumberDataPoint::default()
+            }
+        })
+        .collect()
+}
+
+fn summary_point(series: &Series, time: u64, opts: Points<'_>) -> Option<SummaryDataPoint> {
+    let s = series.value.as_summary()?;
+    Some(SummaryDataPoint {
+        attributes: attributes(&series.labels, opts),
+        start_time_unix_nano: start(series, time, opts),
+        time_unix_nano: time,
+        count: s.count,
+        sum: s.sum,
+        quantile_values: s
+            .quantiles
+            .iter()
+            .map(|&(quantile, value)| ValueAtQuantile { quantile, value })
+            .collect(),
+        ..SummaryDataPoint::default()
     })
 }
 

@@ -31,7 +31,9 @@ pub fn write_request_with(
     let mut le = Vec::new();
     for family in &snapshot.families {
         let sample_name = match family.kind {
-            MetricKind::Counter => format!("{}_total", family.name),
+            MetricKind::Counter | MetricKind::Info => {
+                format!("{}{}", family.name, family.kind.value_suffix())
+            }
             _ => family.name.clone(),
         };
         if metadata {
@@ -44,18 +46,21 @@ pub fn write_request_with(
         }
         for (i, series) in family.series.iter().enumerate() {
             let kept = family.exemplars_of(i);
-            let mut push = |name: &str, le: Option<&str>, value: f64, at: Option<usize>| {
-                let exemplar = at.and_then(|k| kept.get(k).copied().flatten());
-                out.timeseries.push(TimeSeries {
-                    labels: labels(name, le, &series.labels),
-                    samples: vec![Sample {
-                        value,
-                        timestamp: timestamp_ms,
-                    }],
-                    histograms: Vec::new(),
-                    exemplars: exemplar.iter().map(exemplar_of).collect(),
-                });
-            };
+            // `at`: the index of the exemplar this sample carries (a counter's 0, a
+            // bucket's own), if any.
+            let mut push =
+                |name: &str, extra: Option<(&str, &str)>, value: f64, at: Option<usize>| {
+                    let exemplar = at.and_then(|k| kept.get(k).copied().flatten());
+                    out.timeseries.push(TimeSeries {
+                        labels: labels(name, extra, &series.labels),
+                        samples: vec![Sample {
+                            value,
+                            timestamp: timestamp_ms,
+                        }],
+                        histograms: Vec::new(),
+                        exemplars: exemplar.iter().map(exemplar_of).collect(),
+                    });
+                };
             let as_native = native
                 .then(|| series.value.as_histogram())
                 .flatten()
@@ -106,21 +111,49 @@ pub fn write_request_with(
                         le.clear();
                         // Writing to a Vec cannot fail.
                         let _ = write_prometheus_le(&mut le, bound);
-                        push(
-                            &bucket,
-                            Some(std::str::from_utf8(&le).unwrap_or("NaN")),
-                            cumulative as f64,
-                            Some(k),
-                        );
+                        let le = std::str::from_utf8(&le).unwrap_or("NaN");
+                        push(&bucket, Some(("le", le)), cumulative as f64, Some(k));
                     }
-                    push(&bucket, Some("+Inf"), h.count as f64, Some(h.bounds.len()));
-                    push(&format!("{}_sum", family.name), None, h.sum, None);
+                    let inf = Some(h.bounds.len());
+                    push(&bucket, Some(("le", "+Inf")), h.count as f64, inf);
+                    let (sum, count) = match family.kind {
+                        MetricKind::GaugeHistogram => ("_gsum", "_gcount"),
+                        _ => ("_sum", "_count"),
+                    };
+                    push(&format!("{}{sum}", family.name), None, h.sum, None);
                     push(
-                        &format!("{}_count", family.name),
+                        &format!("{}{count}", family.name),
                         None,
                         h.count as f64,
                         None,
                     );
+                }
+                SeriesValue::Summary(s) => {
+                    for &(q, v) in &s.quantiles {
+                        le.clear();
+                        // Writing to a Vec cannot fail.
+                        let _ = write_prometheus_le(&mut le, q);
+                        let q = std::str::from_utf8(&le).unwrap_or("NaN");
+                        push(&family.name, Some(("quantile", q)), v, None);
+                    }
+                    push(&format!("{}_sum", family.name), None, s.sum, None);
+                    push(
+                        &format!("{}_count", family.name),
+                        None,
+                        s.count as f64,
+                        None,
+                    );
+                }
+                SeriesValue::StateSet(states) => {
+                    // A gauge per state, the state under a label named like the family.
+                    for (state, on) in states.iter() {
+                        push(
+                            &family.name,
+                            Some((&family.name, state)),
+                            f64::from(u8::from(on)),
+                            None,
+                        );
+                    }
                 }
             }
         }
@@ -171,24 +204,28 @@ pub(super) fn encode_with(
 fn metric_type(kind: MetricKind) -> MetricType {
     match kind {
         MetricKind::Counter => MetricType::Counter,
-        MetricKind::Gauge | MetricKind::UpDownCounter => MetricType::Gauge,
+        MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::Info | MetricKind::StateSet => {
+            MetricType::Gauge
+        }
         MetricKind::Histogram => MetricType::Histogram,
+        MetricKind::GaugeHistogram => MetricType::Gaugehistogram,
+        MetricKind::Summary => MetricType::Summary,
         _ => MetricType::Unknown,
     }
 }
 
-/// `__name__`, then `le`, then the series' labels; sorted by name, first of a name kept,
-/// empty values dropped.
-fn labels(name: &str, le: Option<&str>, own: &[(String, String)]) -> Vec<Label> {
+/// `__name__`, then `extra` (a bucket's `le`, a stateset's state), then the series' labels;
+/// sorted by name, first of a name kept, empty values dropped.
+fn labels(name: &str, extra: Option<(&str, &str)>, own: &[(String, String)]) -> Vec<Label> {
     let mut out = Vec::with_capacity(own.len() + 2);
     out.push(Label {
         name: "__name__".to_owned(),
         value: name.to_owned(),
     });
-    if let Some(le) = le {
+    if let Some((n, v)) = extra {
         out.push(Label {
-            name: "le".to_owned(),
-            value: le.to_owned(),
+            name: n.to_owned(),
+            value: v.to_owned(),
         });
     }
     out.extend(

@@ -48,19 +48,46 @@ impl Naming {
         for f in &values.families {
             let meaning = match f.kind {
                 MetricKind::Counter => continue,
-                MetricKind::Gauge => Meaning::Absolute,
+                MetricKind::Gauge
+                | MetricKind::Info
+                | MetricKind::StateSet
+                | MetricKind::GaugeHistogram
+                | MetricKind::Summary => Meaning::Absolute,
                 // Up-down counters and histograms (and any later kind): changed by the
                 // pipeline's delta temporality, kept whole by the cumulative one.
                 _ if changes => Meaning::Change,
                 _ => Meaning::Absolute,
             };
+            let family = match f.kind {
+                MetricKind::Info => format!("{}_info", f.name),
+                _ => f.name.clone(),
+            };
             for s in &f.series {
-                let (name, tags) = self.name_and_tags(&f.name, &s.labels);
+                let (name, tags) = self.name_and_tags(&family, &s.labels);
                 match &s.value {
                     SeriesValue::Counter(n) | SeriesValue::Gauge(n) => {
                         gauge(&mut out, &name, "", n.as_f64(), meaning, &tags);
                     }
                     SeriesValue::Histogram(h) => histogram(&mut out, &name, h, meaning, &tags),
+                    SeriesValue::Summary(sm) => {
+                        // `name.count`, `name.sum` and `name.quantile_<q>` gauges.
+                        gauge(&mut out, &name, ".count", sm.count as f64, meaning, &tags);
+                        gauge(&mut out, &name, ".sum", sm.sum, meaning, &tags);
+                        for &(q, v) in &sm.quantiles {
+                            let suffix = format!(".quantile_{}", bound_segment(q));
+                            gauge(&mut out, &name, &suffix, v, meaning, &tags);
+                        }
+                    }
+                    SeriesValue::StateSet(states) => {
+                        // A gauge per state, tagged with the state as the gauge formats do.
+                        for (state, on) in states.iter() {
+                            let mut labels = s.labels.clone();
+                            labels.push((f.name.clone(), state.to_owned()));
+                            let (name, tags) = self.name_and_tags(&family, &labels);
+                            let v = f64::from(u8::from(on));
+                            gauge(&mut out, &name, "", v, meaning, &tags);
+                        }
+                    }
                 }
             }
         }

@@ -36,6 +36,9 @@ impl Visitor for Families {
         let (kind, name) = match info.kind {
             MetricKind::Counter => ("counter", format!("{}_total", info.name)),
             MetricKind::Histogram => ("histogram", info.name.to_string()),
+            MetricKind::Info => ("gauge", format!("{}_info", info.name)),
+            MetricKind::GaugeHistogram => ("gaugehistogram", info.name.to_string()),
+            MetricKind::Summary => ("summary", info.name.to_string()),
             // Gauges, up-down counters and kinds added later: the text format's `gauge`.
             _ => ("gauge", info.name.to_string()),
         };

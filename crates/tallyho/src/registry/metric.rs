@@ -40,6 +40,10 @@ pub struct MetricBuilder<'r> {
     pub(super) limit: Option<usize>,
     pub(super) buckets: Option<Buckets>,
     pub(super) exponential: Option<ExpConfig>,
+    /// A stateset's states, set by [`stateset`](Self::stateset) and its family variant.
+    pub(super) states: Vec<String>,
+    /// A summary's settings (default [`SummaryConfig::default`](crate::SummaryConfig)).
+    pub(super) summary: Option<crate::SummaryConfig>,
 }
 
 impl MetricBuilder<'_> {
@@ -79,6 +83,15 @@ impl MetricBuilder<'_> {
         self
     }
 
+    /// A stateset's states, for the generic [`family`](Self::family),
+    /// [`expiring_family`](Self::expiring_family) and
+    /// [`typed_family`](Self::typed_family) of [`StateSet`] (see
+    /// [`stateset`](Self::stateset) for the rules).
+    pub fn states(mut self, states: &[&str]) -> Self {
+        self.states = states.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
     /// Exponential histogram settings (default: [`ExpConfig::default`]).
     pub fn exponential(mut self, config: ExpConfig) -> Self {
         self.exponential = Some(config);
@@ -105,11 +118,21 @@ impl MetricBuilder<'_> {
         full.rsplit("::").next().unwrap_or(full)
     }
 
-    fn shape(&self) -> Shape {
-        Shape {
+    /// What instruments of `M` are made from; a stateset's states are checked here
+    /// against the family's labels.
+    fn shape<M: Instrument>(&self, full: &str, labels: &[&str]) -> Result<Shape, Error> {
+        let states = if M::KIND == MetricKind::StateSet {
+            let states: Vec<&str> = self.states.iter().map(String::as_str).collect();
+            crate::stateset::check(full, &states, labels, &self.registry.constant.pairs)?
+        } else {
+            Arc::from(Vec::new())
+        };
+        Ok(Shape {
             buckets: self.buckets_or_default(),
             exponential: self.exponential.unwrap_or_default(),
-        }
+            states,
+            summary: self.summary.clone().unwrap_or_default(),
+        })
     }
 
     fn buckets_or_default(&self) -> Buckets {
@@ -120,7 +143,12 @@ impl MetricBuilder<'_> {
         let mut s = format!("{} with labels {labels:?}", Self::type_name::<M>());
         if Self::type_name::<M>() == "ExponentialHistogram" {
             s.push_str(&format!(" and {:?}", self.exponential.unwrap_or_default()));
-        } else if M::KIND == MetricKind::Histogram {
+        } else if M::KIND == MetricKind::Summary {
+            let config = self.summary.clone().unwrap_or_default();
+            s.push_str(&format!(" and {}", config.signature()));
+        } else if M::KIND == MetricKind::StateSet {
+            s.push_str(&format!(" and states {:?}", self.states));
+        } else if matches!(M::KIND, MetricKind::Histogram | MetricKind::GaugeHistogram) {
             s.push_str(&format!(
                 " and buckets {:?}",
                 self.buckets_or_default().bounds()
@@ -137,7 +165,7 @@ impl MetricBuilder<'_> {
     pub fn instrument<M: Instrument + Clone>(self) -> Result<M, Error> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
-        let buckets = self.shape();
+        let buckets = self.shape::<M>(&full, &[])?;
         let meta = self.meta(&full, kind, self.signature::<M>(&[]));
         if !self.registry.shared.enabled {
             return Ok(M::noop_ref().clone());
@@ -164,7 +192,7 @@ impl MetricBuilder<'_> {
         self.check_labels(&full, labels)?;
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
-        let buckets = self.shape();
+        let buckets = self.shape::<M>(&full, labels)?;
         let meta = self.meta(&full, kind, self.signature::<M>(labels));
         if !self.registry.shared.enabled {
             return Ok(Family::noop());
@@ -192,7 +220,7 @@ impl MetricBuilder<'_> {
         self.check_labels(&full, labels)?;
         let limit = self.limit.unwrap_or(self.registry.shared.limit);
         check_limit(limit)?;
-        let buckets = self.shape();
+        let buckets = self.shape::<M>(&full, labels)?;
         let signature = format!("expiring after {idle:?} {}", self.signature::<M>(labels));
         let meta = self.meta(&full, kind, signature);
         if !self.registry.shared.enabled {
@@ -215,7 +243,7 @@ impl MetricBuilder<'_> {
         let kind = M::KIND;
         let full = self.registry.full_name(&self.name, kind, &self.unit)?;
         self.check_labels(&full, &names)?;
-        let buckets = self.shape();
+        let buckets = self.shape::<M>(&full, &names)?;
         let meta = self.meta(
             &full,
             kind,
@@ -346,5 +374,98 @@ impl MetricBuilder<'_> {
         labels: &[&str],
     ) -> Result<Family<ExponentialHistogram>, Error> {
         self.family(labels)
+    }
+
+    /// A summary's quantiles, window and histogram (default:
+    /// [`SummaryConfig::default`](crate::SummaryConfig)).
+    pub fn summary_config(mut self, config: crate::SummaryConfig) -> Self {
+        self.summary = Some(config);
+        self
+    }
+
+    /// A [`Summary`](crate::Summary): quantiles over a sliding window, set by
+    /// [`summary_config`](Self::summary_config).
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn summary(self) -> Result<crate::Summary, Error> {
+        self.instrument()
+    }
+
+    /// A family of summaries.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn summary_family(self, labels: &[&str]) -> Result<Family<crate::Summary>, Error> {
+        self.family(labels)
+    }
+
+    /// A [`GaugeHistogram`](crate::GaugeHistogram) (buckets from
+    /// [`buckets`](Self::buckets), default seconds buckets).
+    ///
+    /// # Errors
+    /// See [`instrument`](Self::instrument).
+    pub fn gauge_histogram(self) -> Result<crate::GaugeHistogram, Error> {
+        self.instrument()
+    }
+
+    /// A family of gauge histograms.
+    ///
+    /// # Errors
+    /// See [`family`](Self::family).
+    pub fn gauge_histogram_family(
+        self,
+        labels: &[&str],
+    ) -> Result<Family<crate::GaugeHistogram>, Error> {
+        self.family(labels)
+    }
+
+    /// A [`StateSet`] with these states (1 to [`MAX_STATES`](crate::MAX_STATES), distinct,
+    /// non-empty), all false at first. The family's name is also the label naming a state
+    /// in each sample (`job_phase{job_phase="running"} 1`), so it must be a valid label
+    /// name and no other label may have it. A unit is refused (OpenMetrics allows none).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDefinition`] naming the broken rule, or as
+    /// [`instrument`](Self::instrument).
+    pub fn stateset(self, states: &[&str]) -> Result<StateSet, Error> {
+        self.states(states).instrument()
+    }
+
+    /// A family of [`StateSet`]s with these states, one per label set.
+    ///
+    /// # Errors
+    /// As [`stateset`](Self::stateset) and [`family`](Self::family); a label with the
+    /// family's name is refused.
+    pub fn stateset_family(
+        self,
+        labels: &[&str],
+        states: &[&str],
+    ) -> Result<Family<StateSet>, Error> {
+        self.states(states).family(labels)
+    }
+
+    /// An [`Info`] with these label pairs, value 1. A name ending in `_info` loses it (the
+    /// formats add it back), like `_total` on counters. A unit is refused (OpenMetrics
+    /// allows none).
+    ///
+    /// # Errors
+    /// An invalid name or label name, a repeated label (constant labels included), a
+    /// unit, or the name registered with another type or other labels.
+    pub fn info(self, labels: &[(&str, &str)]) -> Result<Info, Error> {
+        let kind = MetricKind::Info;
+        let full = self.registry.full_name(&self.name, kind, &self.unit)?;
+        let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        self.check_labels(&full, &names)?;
+        let meta = self.meta(&full, kind, format!("Info with labels {labels:?}"));
+        if !self.registry.shared.enabled {
+            return Ok(Info::noop());
+        }
+        let handle = self.registry.register(meta, || {
+            let info = Info::new(labels);
+            let read = Arc::new(InfoRead::new(&info));
+            (Some(info), read as Arc<dyn Readable>)
+        })?;
+        Ok(handle.unwrap_or_else(Info::noop))
     }
 }

@@ -17,9 +17,11 @@ use std::time::{Duration, SystemTime};
 use crate::exp_histogram::{ExpConfig, ExponentialHistogram};
 use crate::expiring::ExpiringFamily;
 use crate::family::{Family, MAX_CARDINALITY};
+use crate::info::{Info, InfoRead};
 use crate::instrument::{Instrument, Shape};
 use crate::read::{counter_value, ConstLabels, Observed, Readable, Single};
 use crate::snapshot::{FamilySnapshot, Snapshot};
+use crate::stateset::StateSet;
 use crate::typed::{LabelSet, TypedFamily};
 use crate::visit::{
     ConstantLabels, FamilyInfo, Labels, MetricKind, Number, Point, PointValue, Source, Visitor,
@@ -282,6 +284,8 @@ impl Registry {
             limit: None,
             buckets: None,
             exponential: None,
+            states: Vec::new(),
+            summary: None,
         }
     }
 
@@ -307,6 +311,15 @@ impl Registry {
     /// As [`counter`](Self::counter), or other buckets registered under the name.
     pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
         self.metric(name, help).buckets(buckets).histogram()
+    }
+
+    /// Registers an [`Info`] with these label pairs (`build` + `[("version", "1.2")]` is
+    /// `build_info{version="1.2"} 1`).
+    ///
+    /// # Errors
+    /// As [`MetricBuilder::info`].
+    pub fn info(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Result<Info, Error> {
+        self.metric(name, help).info(labels)
     }
 
     /// Registers a [`Collector`], called at every collection.
@@ -340,16 +353,29 @@ impl Registry {
         if !self.prefix.is_empty() {
             full = format!("{}_{full}", self.prefix);
         }
-        if kind == MetricKind::Counter {
-            if let Some(stripped) = full.strip_suffix("_total") {
+        let suffix = match kind {
+            MetricKind::Counter => Some(("_total", "a counter needs a name before \"_total\"")),
+            MetricKind::Info => Some(("_info", "an info needs a name before \"_info\"")),
+            _ => None,
+        };
+        if let Some((suffix, reason)) = suffix {
+            if let Some(stripped) = full.strip_suffix(suffix) {
                 if stripped.is_empty() {
                     return Err(Error::InvalidMetricName {
                         name: name.to_owned(),
-                        reason: "a counter needs a name before \"_total\"",
+                        reason,
                     });
                 }
                 full.truncate(stripped.len());
             }
+        }
+        if !unit.is_empty() && matches!(kind, MetricKind::Info | MetricKind::StateSet) {
+            // OpenMetrics: the unit of an info or a stateset MUST be empty.
+            return Err(Error::InvalidDefinition {
+                metric: full,
+                kind: kind.as_str(),
+                reason: format!("OpenMetrics allows no unit on this type, {unit:?} given"),
+            });
         }
         if !unit.is_empty() {
             name::unit(unit)?;

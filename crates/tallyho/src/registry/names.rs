@@ -19,7 +19,10 @@ pub(super) fn suffixes(kind: MetricKind) -> &'static [&'static str] {
     match kind {
         MetricKind::Counter => &["", "_total", "_created"],
         MetricKind::Histogram => &["", "_bucket", "_count", "_sum", "_created"],
-        MetricKind::Gauge | MetricKind::UpDownCounter => &[""],
+        MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::StateSet => &[""],
+        MetricKind::Info => &["", "_info"],
+        MetricKind::GaugeHistogram => &["", "_bucket", "_gcount", "_gsum"],
+        MetricKind::Summary => &["", "_sum", "_count", "_created"],
     }
 }
 
