@@ -39,6 +39,27 @@ struct Gauge {
 struct Counter {
     #[prost(double, tag = "1")]
     value: f64,
+    #[prost(message, optional, tag = "2")]
+    exemplar: Option<Exemplar>,
+}
+
+/// `google.protobuf.Timestamp`.
+#[derive(Clone, PartialEq, Message)]
+struct Timestamp {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    label: Vec<LabelPair>,
+    #[prost(double, tag = "2")]
+    value: f64,
+    #[prost(message, optional, tag = "3")]
+    timestamp: Option<Timestamp>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -47,6 +68,8 @@ struct Bucket {
     cumulative_count: u64,
     #[prost(double, tag = "2")]
     upper_bound: f64,
+    #[prost(message, optional, tag = "3")]
+    exemplar: Option<Exemplar>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -79,6 +102,9 @@ struct Histogram {
     positive_span: Vec<BucketSpan>,
     #[prost(sint64, repeated, tag = "13")]
     positive_delta: Vec<i64>,
+    /// A native histogram's exemplars (its buckets carry none of their own).
+    #[prost(message, repeated, tag = "16")]
+    exemplars: Vec<Exemplar>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -217,7 +243,12 @@ impl Visitor for Encoder<'_> {
         };
         let f = |n: Number| n.as_f64();
         match point.value {
-            PointValue::Counter(n) if family.kind == 0 => m.counter = Some(Counter { value: f(n) }),
+            PointValue::Counter(n) if family.kind == 0 => {
+                m.counter = Some(Counter {
+                    value: f(n),
+                    exemplar: point.exemplars.first().copied().flatten().map(exemplar),
+                })
+            }
             PointValue::Counter(n) | PointValue::Gauge(n) => m.gauge = Some(Gauge { value: f(n) }),
             PointValue::Histogram(h) => {
                 let native = h.exponential.and_then(native);
@@ -225,6 +256,12 @@ impl Visitor for Encoder<'_> {
                     Some(mut n) => {
                         n.sample_count = h.count;
                         n.sample_sum = h.sum;
+                        n.exemplars = point
+                            .exemplars
+                            .iter()
+                            .flatten()
+                            .map(|e| exemplar(*e))
+                            .collect();
                         n
                     }
                     None => Histogram {
@@ -233,9 +270,11 @@ impl Visitor for Encoder<'_> {
                         bucket: h
                             .cumulative()
                             .take(h.bounds.len())
-                            .map(|(upper_bound, cumulative_count)| Bucket {
+                            .enumerate()
+                            .map(|(i, (upper_bound, cumulative_count))| Bucket {
                                 cumulative_count,
                                 upper_bound,
+                                exemplar: point.exemplars.get(i).copied().flatten().map(exemplar),
                             })
                             .collect(),
                         ..Histogram::default()
@@ -261,6 +300,31 @@ impl Visitor for Encoder<'_> {
 
     fn end_family(&mut self) -> io::Result<()> {
         self.flush_family()
+    }
+}
+
+/// An exemplar: `trace_id` and `span_id` labels as OpenMetrics writes them.
+fn exemplar(e: tallyho::Exemplar) -> Exemplar {
+    let d = e
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Exemplar {
+        label: vec![
+            LabelPair {
+                name: "trace_id".into(),
+                value: e.trace.trace_id_hex(),
+            },
+            LabelPair {
+                name: "span_id".into(),
+                value: e.trace.span_id_hex(),
+            },
+        ],
+        value: e.value,
+        timestamp: Some(Timestamp {
+            seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+        }),
     }
 }
 

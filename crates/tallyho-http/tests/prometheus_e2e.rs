@@ -328,3 +328,89 @@ scrape_configs:
         jobs.exemplar().unwrap(),
     );
 }
+
+/// The protobuf exposition carries exemplars too: Prometheus run with native histograms
+/// (so it asks for protobuf) and exemplar storage keeps a counter's and a classic bucket's
+/// exemplar, and scrapes an exponential histogram with exemplars as a native histogram.
+#[test]
+fn prometheus_reads_exemplars_from_the_protobuf_exposition() {
+    use tallyho::TraceContext;
+    let r = tallyho::Registry::new();
+    let jobs = r.counter("pjobs", "Jobs.").unwrap();
+    let took = r
+        .histogram(
+            "ptook_seconds",
+            "Took.",
+            tallyho::Buckets::new([0.1, 1.0]).unwrap(),
+        )
+        .unwrap();
+    let rtt = r
+        .metric("prtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    let a = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7").unwrap();
+    let b = TraceContext::from_hex("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331").unwrap();
+    jobs.add_with_exemplar(2, Some(a));
+    took.observe_with_exemplar(0.05, Some(b));
+    for i in 0..100 {
+        rtt.observe_with_exemplar(0.010 + f64::from(i) * 0.0001, Some(a));
+    }
+    assert!(!rtt.exemplars().is_empty());
+    let running = Endpoint::new(r).spawn("127.0.0.1:0").unwrap();
+    let target = running.local_addr();
+    let config = format!(
+        r#"global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: protobuf_exemplars
+    static_configs: [{{ targets: ["{target}"] }}]
+"#
+    );
+    let prom = start(
+        &config,
+        &[
+            "--enable-feature=native-histograms",
+            "--enable-feature=exemplar-storage",
+        ],
+    );
+    prom.wait_ready();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let exemplars = |q: &str| -> Vec<Value> {
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/query_exemplars?query={}&start={}&end={}",
+            prom.port,
+            encode_query(q),
+            now - 600,
+            now + 600
+        );
+        let (status, _, body) = get(&url, &[]);
+        if status != 200 {
+            return Vec::new();
+        }
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["data"].as_array().cloned().unwrap_or_default()
+    };
+    prom.wait_for("a protobuf scrape with exemplars", || {
+        !exemplars("pjobs_total").is_empty()
+            && !exemplars("ptook_seconds_bucket").is_empty()
+            && !query(&prom, "histogram_count(prtt_seconds)").is_empty()
+    });
+    let c = &exemplars("pjobs_total")[0]["exemplars"][0];
+    assert_eq!(c["labels"]["trace_id"], a.trace_id_hex().as_str(), "{c}");
+    assert_eq!(c["value"], "2", "{c}");
+    let h = exemplars("ptook_seconds_bucket");
+    assert_eq!(h[0]["seriesLabels"]["le"], "0.1", "{h:?}");
+    assert_eq!(
+        h[0]["exemplars"][0]["labels"]["span_id"],
+        b.span_id_hex().as_str()
+    );
+    // The native histogram arrived whole beside its exemplars.
+    assert_eq!(
+        value(&query(&prom, "histogram_count(prtt_seconds)")[0]),
+        100.0
+    );
+}

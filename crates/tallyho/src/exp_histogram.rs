@@ -339,7 +339,13 @@ pub(crate) struct Core {
     own: Local,
     stripes: OnceLock<Box<Stripes>>,
     shared: OnceLock<Box<(Mutex<()>, Local)>>,
+    /// Exemplars, one per power-of-two octave of the value (8 slots, so the latest of each
+    /// of 8 neighbouring octaves is kept whatever the scale), made on the first.
+    exemplars: crate::exemplar::Slots,
 }
+
+/// Exemplar slots of an exponential histogram.
+const EXEMPLAR_SLOTS: usize = 8;
 
 impl Core {
     fn new(config: ExpConfig) -> Self {
@@ -349,6 +355,19 @@ impl Core {
             own: Local::new(UNOWNED, &config),
             stripes: OnceLock::new(),
             shared: OnceLock::new(),
+            exemplars: crate::exemplar::Slots::default(),
+        }
+    }
+
+    /// Records `v` and keeps it as the exemplar of its octave (unless refused).
+    fn observe_with_exemplar(&self, v: f64, trace: crate::TraceContext) {
+        self.observe(v);
+        if v.is_finite() {
+            // The biased exponent: one slot per octave, wrapping every 8.
+            let octave = ((v.to_bits() >> 52) & 0x7ff) as usize;
+            let ex = crate::exemplar::now(trace, v);
+            self.exemplars
+                .record(EXEMPLAR_SLOTS, octave % EXEMPLAR_SLOTS, &ex);
         }
     }
 
@@ -478,6 +497,41 @@ impl ExponentialHistogram {
         self.observe(d.as_secs_f64());
     }
 
+    /// Records one observation and, when `trace` is a context, keeps it as an exemplar:
+    /// the latest of its power-of-two octave, at most 8 kept (bounded whatever the scale).
+    /// Formats with buckets show each in the bucket holding its value; OTLP sends them
+    /// all.
+    ///
+    /// ```
+    /// use tallyho::{ExpConfig, ExponentialHistogram, TraceContext};
+    /// let h = ExponentialHistogram::new(ExpConfig::default());
+    /// let t = TraceContext::from_hex("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")?;
+    /// h.observe_with_exemplar(0.25, Some(t));
+    /// assert_eq!(h.exemplars()[0].value, 0.25);
+    /// # Ok::<(), tallyho::Error>(())
+    /// ```
+    #[inline]
+    pub fn observe_with_exemplar(&self, v: f64, trace: Option<crate::TraceContext>) {
+        match (&self.0, trace) {
+            (Some(c), Some(t)) => c.observe_with_exemplar(v, t),
+            (Some(c), None) => c.observe(v),
+            (None, _) => {}
+        }
+    }
+
+    /// The exemplars kept, by increasing value.
+    pub fn exemplars(&self) -> Vec<crate::Exemplar> {
+        let mut out: Vec<_> = self
+            .0
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.exemplars.read())
+            .into_iter()
+            .flatten()
+            .collect();
+        out.sort_by(|a, b| a.value.total_cmp(&b.value));
+        out
+    }
+
     /// The buckets observed so far, all shards merged.
     pub fn buckets(&self) -> ExpBuckets {
         self.0
@@ -551,6 +605,34 @@ impl Instrument for ExponentialHistogram {
             count: b.count(),
             exponential: Some(&b),
         }))
+    }
+    fn read_with_exemplars(&self, f: &mut crate::read::PointSink<'_>) -> io::Result<()> {
+        let Some(core) = self.0.as_ref().filter(|c| c.exemplars.any()) else {
+            return self.read(&mut |value| f(value, &[]));
+        };
+        // One read for the value and for placing the exemplars: each goes to the classic
+        // bucket holding its value (`le` inclusive), the latest winning a shared bucket.
+        let (b, sum) = core.read();
+        let (bounds, counts) = b.classic();
+        let mut placed: Vec<Option<crate::Exemplar>> = vec![None; counts.len()];
+        for e in core.exemplars.read().into_iter().flatten() {
+            let i = bounds.partition_point(|&u| u < e.value);
+            if let Some(slot) = placed.get_mut(i) {
+                if slot.map_or(true, |old| old.time <= e.time) {
+                    *slot = Some(e);
+                }
+            }
+        }
+        f(
+            PointValue::Histogram(HistogramValue {
+                bounds: &bounds,
+                counts: &counts,
+                sum,
+                count: b.count(),
+                exponential: Some(&b),
+            }),
+            &placed,
+        )
     }
 }
 

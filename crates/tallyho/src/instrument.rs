@@ -55,6 +55,13 @@ pub trait Instrument: sealed::Sealed + Send + Sync + 'static {
     ) -> io::Result<()> {
         f(&[])
     }
+    /// Reads the value and its exemplars together (the exemplars as
+    /// [`with_exemplars`](Self::with_exemplars) gives them, unless the instrument places
+    /// them by what it reads, as an exponential histogram does).
+    #[doc(hidden)]
+    fn read_with_exemplars(&self, f: &mut crate::read::PointSink<'_>) -> io::Result<()> {
+        self.with_exemplars(&mut |exemplars| self.read(&mut |value| f(value, exemplars)))
+    }
     /// Reads the current value and hands it to `f`.
     #[doc(hidden)]
     fn read(&self, f: &mut dyn FnMut(PointValue<'_>) -> io::Result<()>) -> io::Result<()>;

@@ -158,12 +158,12 @@ fn emit<M: Instrument>(
 }
 
 /// What [`read_point`] hands a value and its exemplars to.
-pub(crate) type PointSink<'s> =
+pub type PointSink<'s> =
     dyn FnMut(PointValue<'_>, &[Option<crate::Exemplar>]) -> io::Result<()> + 's;
 
 /// Reads `m`'s value and its exemplars and hands both to `f`.
 pub(crate) fn read_point<M: Instrument>(m: &M, f: &mut PointSink<'_>) -> io::Result<()> {
-    m.with_exemplars(&mut |exemplars| m.read(&mut |value| f(value, exemplars)))
+    m.read_with_exemplars(f)
 }
 
 /// A value produced by a callback at collection time.

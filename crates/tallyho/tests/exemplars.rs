@@ -124,3 +124,49 @@ fn the_current_opentelemetry_span_gives_the_trace_context() {
     c.inc_with_exemplar(TraceContext::current());
     assert_eq!(c.exemplar().unwrap().trace, got);
 }
+
+#[test]
+fn exponential_histogram_exemplars_land_in_the_classic_bucket_holding_them() {
+    let r = Registry::new();
+    let h = r
+        .metric("rtt", "Round trips.")
+        .unit("seconds")
+        .exponential_histogram()
+        .unwrap();
+    // Values over ten octaves: at most 8 kept, one per octave slot, the latest winning.
+    for (i, v) in [0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.3, 0.7, 1.5, 4.0]
+        .into_iter()
+        .enumerate()
+    {
+        h.observe_with_exemplar(v, Some(ctx(i as u8 + 1)));
+    }
+    let kept = h.exemplars();
+    assert!(!kept.is_empty() && kept.len() <= 8, "{kept:?}");
+    let s = r.snapshot();
+    let f = s.family("rtt_seconds").unwrap();
+    let hv = f.series[0].value.as_histogram().unwrap();
+    let placed = f.exemplars_of(0);
+    assert_eq!(placed.len(), hv.counts.len());
+    let mut seen = 0;
+    for (i, e) in placed.iter().enumerate() {
+        let Some(e) = e else { continue };
+        seen += 1;
+        let upper = hv.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+        let lower = if i == 0 {
+            f64::NEG_INFINITY
+        } else {
+            hv.bounds[i - 1]
+        };
+        assert!(
+            lower < e.value && e.value <= upper,
+            "{e:?} in ({lower}, {upper}]"
+        );
+        assert!(hv.counts[i] > 0, "an exemplar's bucket counted it");
+        assert!(kept.contains(e));
+    }
+    assert_eq!(
+        seen,
+        kept.len(),
+        "every kept exemplar has its own bucket here"
+    );
+}

@@ -132,9 +132,13 @@ fn metric(
         MetricKind::Histogram if exponential => {
             let data_points: Vec<_> = series
                 .iter()
-                .filter_map(|s| exponential_point(s, time, opts))
+                .enumerate()
+                .filter_map(|(k, s)| {
+                    let mut p = exponential_point(s, time, opts)?;
+                    p.exemplars = with_exemplars(k);
+                    Some(p)
+                })
                 .collect();
-            // (Exponential histograms keep no exemplars yet.)
             metric::Data::ExponentialHistogram(ExponentialHistogram {
                 data_points,
                 aggregation_temporality: temporality,
