@@ -39,6 +39,8 @@ pub enum FailureReason {
     Timeout,
     /// The target answered with this HTTP status outside 2xx.
     Status(u16),
+    /// The target answered with this gRPC status code other than OK.
+    Grpc(i32),
     /// The target accepted the request but rejected some of its data.
     Rejected,
     /// The batch could not be encoded or compressed.
@@ -53,6 +55,7 @@ impl std::fmt::Display for FailureReason {
             FailureReason::Connection => f.write_str("connection"),
             FailureReason::Timeout => f.write_str("timeout"),
             FailureReason::Status(s) => write!(f, "http_{s}"),
+            FailureReason::Grpc(c) => write!(f, "grpc_{c}"),
             FailureReason::Rejected => f.write_str("rejected"),
             FailureReason::Encoding => f.write_str("encoding"),
             FailureReason::Other => f.write_str("other"),

@@ -244,7 +244,7 @@ fn configuration_from_the_environment() {
         ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "zstd"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
         ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "0"),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
         (
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",

@@ -29,6 +29,7 @@ pub(super) fn process_env(name: &str) -> Result<Option<String>, String> {
 /// What the environment says.
 #[derive(Debug, Default)]
 pub(super) struct EnvSettings {
+    pub protocol: Option<super::OtlpProtocol>,
     pub endpoint: Option<Endpoint>,
     pub headers: Vec<(String, String)>,
     pub gzip: Option<bool>,
@@ -72,14 +73,26 @@ impl EnvSettings {
         let mut env = EnvSettings::default();
 
         if let Some((name, v)) = pick("PROTOCOL")? {
-            if v.trim() != "http/protobuf" {
-                return Err(bad(
-                    &name,
-                    &v,
-                    "only http/protobuf is supported \
-                     (set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf to override)",
-                ));
-            }
+            env.protocol = Some(match v.trim() {
+                "http/protobuf" => super::OtlpProtocol::HttpProtobuf,
+                #[cfg(feature = "otlp-grpc")]
+                "grpc" => super::OtlpProtocol::Grpc,
+                #[cfg(not(feature = "otlp-grpc"))]
+                "grpc" => {
+                    return Err(bad(
+                        &name,
+                        &v,
+                        "this build has no gRPC exporter (feature otlp-grpc)",
+                    ))
+                }
+                _ => {
+                    return Err(bad(
+                        &name,
+                        &v,
+                        "http/protobuf and grpc are supported (http/json is not)",
+                    ))
+                }
+            });
         }
 
         // Certificates would be silently unused without TLS: refuse them by name.
@@ -265,8 +278,10 @@ mod tests {
             err("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
             "OTEL_EXPORTER_OTLP_TIMEOUT=\"soon\": expected a whole number of milliseconds"
         );
-        assert!(err("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-            .starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\""));
+        assert!(err("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            .starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\""));
+        #[cfg(not(feature = "otlp-grpc"))]
+        assert!(err("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").contains("feature otlp-grpc"));
         let e = err("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:secret@x");
         assert!(
             e.contains("https") && e.contains("\"https://x\"") && !e.contains("secret"),

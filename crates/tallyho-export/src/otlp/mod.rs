@@ -122,7 +122,7 @@
 //! | `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS`                    | `k=v,k2=v2`, values percent-decoded       |
 //! | `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION`                | `gzip` or `none`                          |
 //! | `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT`                    | milliseconds (default 10000)              |
-//! | `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`                   | only `http/protobuf` is accepted          |
+//! | `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`                   | `http/protobuf` or `grpc` (feature `otlp-grpc`; the endpoint then used as given, default `http://127.0.0.1:4317`) |
 //! | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`       | `cumulative`, `delta` or `lowmemory`      |
 //! | `OTEL_SERVICE_NAME`                                       | `service.name`                            |
 //! | `OTEL_RESOURCE_ATTRIBUTES`                                | `k=v,k2=v2`, values percent-decoded       |
@@ -138,6 +138,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -149,6 +150,8 @@ use crate::http::{self, check_header, header_names, upsert, Protocol, RetryRule,
 pub use crate::BuildError;
 
 mod env;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
 mod mapping;
 mod resource;
 mod response;
@@ -178,6 +181,54 @@ const PROTOCOL: Protocol = Protocol {
     detail: error_detail,
 };
 
+#[cfg(feature = "otlp-grpc")]
+pub use self::grpc::DEFAULT_GRPC_ENDPOINT;
+
+/// How requests travel: `OTEL_EXPORTER_OTLP_PROTOCOL`'s `http/protobuf` (the default) or
+/// `grpc` (feature `otlp-grpc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// OTLP/HTTP with protobuf bodies, to `<endpoint>/v1/metrics` (port 4318).
+    HttpProtobuf,
+    /// OTLP/gRPC, the `MetricsService/Export` call on the endpoint as given (port 4317).
+    #[cfg(feature = "otlp-grpc")]
+    Grpc,
+}
+
+/// The wire of a built exporter.
+enum Wire {
+    Http(Transport),
+    #[cfg(feature = "otlp-grpc")]
+    Grpc(Box<grpc::GrpcClient>),
+}
+
+impl Wire {
+    fn url(&self) -> &str {
+        match self {
+            Wire::Http(t) => t.url(),
+            #[cfg(feature = "otlp-grpc")]
+            Wire::Grpc(g) => g.url(),
+        }
+    }
+
+    fn shown_url(&self) -> String {
+        match self {
+            Wire::Http(t) => t.shown_url().to_owned(),
+            #[cfg(feature = "otlp-grpc")]
+            Wire::Grpc(g) => http::redact(g.url()),
+        }
+    }
+
+    fn header_names(&self) -> Vec<&str> {
+        match self {
+            Wire::Http(t) => t.header_names(),
+            #[cfg(feature = "otlp-grpc")]
+            Wire::Grpc(g) => g.header_names(),
+        }
+    }
+}
+
 /// Where requests go: a base URL (`/v1/metrics` appended) or the full metrics URL.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Endpoint {
@@ -198,6 +249,7 @@ impl Endpoint {
 /// environment.
 #[derive(Clone, Default)]
 pub struct OtlpExporterBuilder {
+    protocol: Option<OtlpProtocol>,
     endpoint: Option<Endpoint>,
     headers: Vec<(String, String)>,
     gzip: Option<bool>,
@@ -221,6 +273,7 @@ enum EnvSource {
 impl fmt::Debug for OtlpExporterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpExporterBuilder")
+            .field("protocol", &self.protocol)
             .field("endpoint", &self.endpoint.as_ref().map(Endpoint::shown))
             .field("headers", &header_names(&self.headers))
             .field("gzip", &self.gzip)
@@ -237,6 +290,14 @@ impl fmt::Debug for OtlpExporterBuilder {
 }
 
 impl OtlpExporterBuilder {
+    /// How requests travel (default: `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` when read
+    /// from the environment, else HTTP/protobuf). Over gRPC the endpoint is used as given
+    /// (no `/v1/metrics`), and its default is `http://127.0.0.1:4317`.
+    pub fn protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
     /// The collector's base URL, such as `http://127.0.0.1:4318`; requests go to
     /// `<url>/v1/metrics`. Replaces an earlier [`metrics_endpoint`](Self::metrics_endpoint).
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
@@ -353,10 +414,19 @@ impl OtlpExporterBuilder {
             }
         };
 
-        let url = match self.endpoint.clone().or(env.endpoint) {
-            Some(Endpoint::Full(url)) => url,
-            Some(Endpoint::Base(base)) => metrics_url(&base),
-            None => metrics_url(DEFAULT_ENDPOINT),
+        let protocol = self
+            .protocol
+            .or(env.protocol)
+            .unwrap_or(OtlpProtocol::HttpProtobuf);
+        let endpoint = self.endpoint.clone().or(env.endpoint);
+        let url = match (protocol, endpoint) {
+            #[cfg(feature = "otlp-grpc")]
+            (OtlpProtocol::Grpc, Some(Endpoint::Full(url) | Endpoint::Base(url))) => url,
+            #[cfg(feature = "otlp-grpc")]
+            (OtlpProtocol::Grpc, None) => DEFAULT_GRPC_ENDPOINT.to_owned(),
+            (_, Some(Endpoint::Full(url))) => url,
+            (_, Some(Endpoint::Base(base))) => metrics_url(&base),
+            (_, None) => metrics_url(DEFAULT_ENDPOINT),
         };
         let mut headers = env.headers;
         for (k, v) in &self.headers {
@@ -366,7 +436,16 @@ impl OtlpExporterBuilder {
         headers.push(("Content-Type".to_owned(), PROTOBUF.to_owned()));
 
         let timeout = self.timeout.or(env.timeout).unwrap_or(DEFAULT_TIMEOUT);
-        let transport = Transport::new(PROTOCOL, url, &headers, timeout)?;
+        let gzip = self.gzip.or(env.gzip).unwrap_or(false);
+        let transport = match protocol {
+            OtlpProtocol::HttpProtobuf => {
+                Wire::Http(Transport::new(PROTOCOL, url, &headers, timeout)?)
+            }
+            #[cfg(feature = "otlp-grpc")]
+            OtlpProtocol::Grpc => Wire::Grpc(Box::new(grpc::GrpcClient::new(
+                &url, &headers, timeout, gzip,
+            )?)),
+        };
 
         let resource = resource::attributes(ResourceInputs {
             default_service: self.default_service,
@@ -379,7 +458,7 @@ impl OtlpExporterBuilder {
 
         Ok(OtlpExporter {
             transport,
-            gzip: self.gzip.or(env.gzip).unwrap_or(false),
+            gzip,
             timeout,
             temporality: self
                 .temporality
@@ -409,7 +488,7 @@ impl OtlpExporterBuilder {
 ///
 /// Built with [`OtlpExporter::builder`]; see the [module docs](self) for the mapping.
 pub struct OtlpExporter {
-    transport: Transport,
+    transport: Wire,
     gzip: bool,
     timeout: Duration,
     temporality: Temporality,
@@ -489,18 +568,22 @@ impl OtlpExporter {
         &self.resource_pairs
     }
 
-    /// Sends one encoded request; `Ok(Some(_))` describes data points the collector
-    /// rejected.
-    fn send(&self, body: &[u8]) -> Result<Option<String>, ExportError> {
+    /// Sends one request; `Ok(Some(_))` describes data points the collector rejected.
+    fn send(&self, request: ExportMetricsServiceRequest) -> Result<Option<String>, ExportError> {
+        let transport = match &self.transport {
+            Wire::Http(t) => t,
+            #[cfg(feature = "otlp-grpc")]
+            Wire::Grpc(g) => return g.send(request),
+        };
+        let body = request.encode_to_vec();
         let reply = if self.gzip {
-            let compressed = gzip(body).map_err(|e| {
+            let compressed = gzip(&body).map_err(|e| {
                 ExportError::permanent(NAME, format!("gzip failed: {e}"))
                     .with_reason(FailureReason::Encoding)
             })?;
-            self.transport
-                .send("POST", &[("Content-Encoding", "gzip")], Some(&compressed))?
+            transport.send("POST", &[("Content-Encoding", "gzip")], Some(&compressed))?
         } else {
-            self.transport.send("POST", &[], Some(body))?
+            transport.send("POST", &[], Some(&body))?
         };
         Ok(partial_success(&reply.content_type, &reply.body))
     }
@@ -544,8 +627,7 @@ impl Exporter for OtlpExporter {
         chunks.skip(sent.saturating_mul(self.max_points));
         let mut rejected = Vec::new();
         while let Some(metrics) = chunks.next_chunk() {
-            let body = mapping::request(&self.resource, &self.scope, metrics).encode_to_vec();
-            match self.send(&body) {
+            match self.send(mapping::request(&self.resource, &self.scope, metrics)) {
                 Ok(None) => {}
                 Ok(Some(r)) => rejected.push(r),
                 Err(e) => {
