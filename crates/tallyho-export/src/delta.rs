@@ -36,11 +36,14 @@ impl DeltaState {
         for family in &mut out.families {
             let kind = family.kind;
             // Values that are set, not totals: an info's 1, a stateset's states, a gauge
-            // histogram's current buckets; and summaries, whose window quantiles have no
-            // difference (OTLP's Summary is cumulative).
+            // histogram's current buckets; summaries, whose window quantiles have no
+            // difference (OTLP's Summary is cumulative); and up-down counters, which
+            // OpenTelemetry's delta and lowmemory preferences keep cumulative (their sum is
+            // a level, like a gauge's).
             if matches!(
                 kind,
                 MetricKind::Gauge
+                    | MetricKind::UpDownCounter
                     | MetricKind::Info
                     | MetricKind::StateSet
                     | MetricKind::GaugeHistogram
@@ -191,6 +194,22 @@ mod tests {
         assert_eq!((hd.count, hd.sum, hd.counts), (1, 2.0, vec![0, 1]));
         let third = d.delta(&r.snapshot(), t0);
         assert_eq!(third.value("c", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn up_down_counters_stay_cumulative() {
+        let r = Registry::new();
+        let open = r.metric("open", "").up_down_counter().unwrap();
+        let mut d = DeltaState::default();
+        let t0 = SystemTime::now() - std::time::Duration::from_secs(1);
+        open.add(5);
+        assert_eq!(d.delta(&r.snapshot(), t0).value("open", &[]), Some(5.0));
+        open.add(-2);
+        assert_eq!(
+            d.delta(&r.snapshot(), t0).value("open", &[]),
+            Some(3.0),
+            "the level, not the change of -2"
+        );
     }
 
     #[test]

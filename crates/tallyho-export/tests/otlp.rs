@@ -747,7 +747,12 @@ fn direct_export_uses_the_batch_temporality() {
     ]) {
         let one = std::slice::from_ref(req);
         assert_eq!(sum_kind(&metric(one, "jobs")), (true, want));
-        assert_eq!(sum_kind(&metric(one, "open")), (false, want));
+        // Up-down counters are cumulative in both, as OpenTelemetry's delta preference
+        // keeps them.
+        assert_eq!(
+            sum_kind(&metric(one, "open")),
+            (false, AggregationTemporality::Cumulative)
+        );
         let Some(Data::Histogram(h)) = metric(one, "took").data else {
             panic!()
         };

@@ -197,10 +197,18 @@ fn metric(
                 return None;
             }
             match kind {
-                MetricKind::Counter | MetricKind::UpDownCounter => metric::Data::Sum(Sum {
+                MetricKind::Counter => metric::Data::Sum(Sum {
                     data_points,
                     aggregation_temporality: temporality,
-                    is_monotonic: kind == MetricKind::Counter,
+                    is_monotonic: true,
+                }),
+                // Up-down counters stay cumulative in delta batches too (the delta
+                // state leaves them whole), as the specification's delta and lowmemory
+                // preferences ask.
+                MetricKind::UpDownCounter => metric::Data::Sum(Sum {
+                    data_points,
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: false,
                 }),
                 _ => metric::Data::Gauge(Gauge { data_points }),
             }
