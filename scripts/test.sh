@@ -30,6 +30,13 @@ for module in prometheus_client statsd datadog; do
     fi
 done
 
+# The Python OpenTelemetry SDK: the reference for what the OTEL_EXPORTER_OTLP_* variables mean.
+if ! "$PYTHON" -c "import opentelemetry.exporter.otlp.proto.http.metric_exporter" >/dev/null 2>&1; then
+    echo "installing opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http (pip)"
+    "$PYTHON" -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-http 2>/dev/null ||
+        "$PYTHON" -m pip install --quiet --break-system-packages opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+fi
+
 # The dashboard's browser test drives /usr/bin/chromium with playwright-core (no browser
 # download): install the locked package once.
 if [ ! -d crates/tallyho-dashboard/tests/browser/node_modules/playwright-core ]; then
