@@ -98,6 +98,8 @@ mod meter;
 mod names;
 mod observable;
 mod sync;
+#[cfg(feature = "tracing")]
+mod trace;
 
 use std::sync::Arc;
 
@@ -106,6 +108,8 @@ use opentelemetry::InstrumentationScope;
 use tallyho::Registry;
 
 pub use drops::DROPPED_METRIC;
+#[cfg(feature = "tracing")]
+pub use trace::trace_context;
 
 /// The API's default histogram boundaries (the OpenTelemetry SDK's), used when a
 /// histogram's builder sets none.

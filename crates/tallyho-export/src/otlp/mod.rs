@@ -570,6 +570,8 @@ impl OtlpExporter {
 
     /// Sends one request; `Ok(Some(_))` describes data points the collector rejected.
     fn send(&self, request: ExportMetricsServiceRequest) -> Result<Option<String>, ExportError> {
+        // Infallible without `otlp-grpc`: one wire then.
+        #[allow(clippy::infallible_destructuring_match)]
         let transport = match &self.transport {
             Wire::Http(t) => t,
             #[cfg(feature = "otlp-grpc")]
