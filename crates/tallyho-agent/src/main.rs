@@ -222,10 +222,14 @@ fn flags(cli: &Cli) -> Flags {
 /// The agent's registry: the `service` label, `OTEL_SDK_DISABLED` read from `env`, and
 /// the host collector when `[host]` is on.
 fn registry(config: &Settings, env: &Env) -> anyhow::Result<Registry> {
-    let registry = Registry::builder()
-        .constant_label("service", config.service.clone())
-        .enabled_from_env(env)
-        .build()?;
+    let mut builder = Registry::builder().constant_label("service", config.service.clone());
+    for (name, value) in &config.labels {
+        builder = builder.constant_label(name.clone(), value.clone());
+    }
+    if let Some(limit) = config.cardinality_limit {
+        builder = builder.cardinality_limit(limit);
+    }
+    let registry = builder.enabled_from_env(env).build()?;
     if let Some(h) = &config.host {
         let host = tallyho_host::HostCollector::new(
             tallyho_host::HostConfig::default()
@@ -364,6 +368,9 @@ fn serve(
         .shutdown_timeout(h.shutdown_timeout)
         .health_requires_auth(h.health_requires_auth)
         .health_rate_limit(h.health_rate_limit);
+    if let Some(limit) = h.rate_limit {
+        endpoint = endpoint.rate_limit(limit);
+    }
     // /health: the history's figures and each exporter's exports, failures by reason and
     // last error (credentials are never in those messages).
     let history_health = history

@@ -302,3 +302,74 @@ fn idle_statsd_series_expire_and_busy_ones_stay() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `[labels]` go on every series, `cardinality_limit` sends label sets past it to the
+/// family's overflow series, and `[http] rate_limit` answers 429 to a client that asks
+/// faster; `check-config` refuses a reserved label name with exit code 2.
+#[test]
+fn labels_cardinality_and_rate_limit_keys() {
+    let dir = TempDir::new("keys");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "service = \"keys\"\ncardinality_limit = 2\n[labels]\nenv = \"prod\"\nregion = \"eu-1\"\n\
+         [host]\nenabled = false\n[history]\nenabled = false\n[http]\nrate_limit = 2\n",
+    )
+    .unwrap();
+    let (port, udp) = (free_port(), free_udp_port());
+    let _agent = Agent(
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--statsd", &format!("127.0.0.1:{udp}")])
+            .args(["--interval", "3600"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_up(port);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .send_to(
+            b"hits:1|c|#route:a\nhits:1|c|#route:b\nhits:1|c|#route:c\nhits:1|c|#route:d",
+            ("127.0.0.1", udp),
+        )
+        .unwrap();
+    let labels = "service=\"keys\",env=\"prod\",region=\"eu-1\"";
+    let want = format!("hits_total{{{labels},otel_metric_overflow=\"true\"}} ");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    let mut limited = 0;
+    while sample(&text, &want).is_none() {
+        assert!(Instant::now() < deadline, "no overflow series:\n{text}");
+        std::thread::sleep(Duration::from_millis(600));
+        match http(port, "/metrics", "") {
+            Some((200, body)) => text = body,
+            Some((429, _)) => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(sample(&text, &want), Some(2.0), "{text}");
+    assert_eq!(
+        sample(&text, &format!("hits_total{{{labels},route=\"a\"}} ")),
+        Some(1.0),
+        "{text}"
+    );
+    // Faster than 2 a second (bursts of 4): some are refused.
+    let codes: Vec<u16> = (0..12)
+        .filter_map(|_| http(port, "/metrics", "").map(|(c, _)| c))
+        .collect();
+    assert!(codes.contains(&429), "{codes:?} (and {limited} earlier)");
+    assert!(codes.contains(&200), "{codes:?}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[labels]\n__name__ = \"x\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("labels.__name__"), "{err}");
+}

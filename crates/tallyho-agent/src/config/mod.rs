@@ -10,6 +10,7 @@
 use std::path::Path;
 
 mod checks;
+mod labels;
 mod raw;
 mod settings;
 
@@ -274,6 +275,43 @@ mod tests {
                 _ => &[("OTEL_SDK_DISABLED", " True ")],
             });
             assert!(load(None, &env, &Flags::default()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn labels_cardinality_and_rate_limit_are_checked_by_name() {
+        let s =
+            settings("cardinality_limit = 50\n[labels]\nenv = \"prod\"\n[http]\nrate_limit = 5\n")
+                .unwrap();
+        assert_eq!(s.labels, [("env".to_owned(), "prod".to_owned())]);
+        assert_eq!(s.cardinality_limit, Some(50));
+        assert_eq!(s.http.rate_limit.map(|r| r.per_second), Some(5.0));
+        let d = settings("").unwrap();
+        assert_eq!((d.cardinality_limit, d.http.rate_limit), (None, None));
+        for (text, want) in [
+            (
+                "[labels]\nservice = \"x\"\n",
+                "labels.service: set by the top-level",
+            ),
+            (
+                "[labels]\nenv = \"\"\n",
+                "labels.env = \"\": an empty value",
+            ),
+            (
+                "[labels]\n\"a-b\" = \"x\"\n",
+                "labels.a-b: invalid label name",
+            ),
+            (
+                "cardinality_limit = 2000000\n",
+                "cardinality_limit = 2000000: must be at most",
+            ),
+            (
+                "[http]\nrate_limit = -1\n",
+                "http.rate_limit = -1: must be 0",
+            ),
+        ] {
+            let e = settings(text).unwrap_err();
+            assert!(e.starts_with(want), "{text:?}: {e}");
         }
     }
 

@@ -25,6 +25,11 @@ pub struct RawConfig {
     pub interval_seconds: f64,
     /// Constant `service` label (and OTLP `service.name`).
     pub service: String,
+    /// Most label sets per family before new ones go to its overflow series (0: the
+    /// registry's default).
+    pub cardinality_limit: usize,
+    /// `[labels]`: constant labels on every series the agent serves and pushes.
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Host and process collection.
     pub host: Host,
     /// Credentials for `/metrics`.
@@ -78,6 +83,9 @@ pub struct Http {
     pub health_requires_auth: bool,
     /// `/health` answers per second, all clients together (0: no limit).
     pub health_rate_limit: f64,
+    /// `/metrics` and API requests per second per client address, beyond which the
+    /// endpoint answers 429 (0: no limit).
+    pub rate_limit: f64,
 }
 
 impl Default for Http {
@@ -88,6 +96,7 @@ impl Default for Http {
             shutdown_timeout_seconds: 5.0,
             health_requires_auth: false,
             health_rate_limit: 10.0,
+            rate_limit: 0.0,
         }
     }
 }
@@ -338,6 +347,8 @@ impl Default for RawConfig {
             statsd: "127.0.0.1:8125".into(),
             interval_seconds: 15.0,
             service: "tallyho".into(),
+            cardinality_limit: 0,
+            labels: std::collections::BTreeMap::new(),
             host: Host::default(),
             auth: Auth::default(),
             export: Export::default(),

@@ -39,6 +39,10 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Bounds and socket settings of the StatsD listener.
     pub statsd_input: StatsdInput,
+    /// Constant labels (`[labels]`), checked as label names, beside `service`.
+    pub labels: Vec<(String, String)>,
+    /// Most label sets per family (`None`: the registry's default).
+    pub cardinality_limit: Option<usize>,
 }
 
 /// `[host]`, when on.
@@ -89,6 +93,8 @@ pub struct HttpSettings {
     pub health_requires_auth: bool,
     /// `/health` answers per second, all clients together (`None`: no limit).
     pub health_rate_limit: Option<RateLimit>,
+    /// Requests per second per client (`None`: no limit).
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// `[export]`.
@@ -237,6 +243,8 @@ impl Settings {
             dashboard: raw.dashboard.enabled,
             http: http(raw)?,
             statsd_input: statsd_input(raw)?,
+            labels: super::labels::constant_labels(raw)?,
+            cardinality_limit: super::labels::cardinality_limit(raw)?,
         })
     }
 }
@@ -429,6 +437,12 @@ fn http(raw: &RawConfig) -> Result<HttpSettings, String> {
             h.max_connections
         ));
     }
+    if !(h.rate_limit.is_finite() && h.rate_limit >= 0.0) {
+        return Err(format!(
+            "http.rate_limit = {}: must be 0 (no limit) or a positive rate per second",
+            h.rate_limit
+        ));
+    }
     if !(h.health_rate_limit.is_finite() && h.health_rate_limit >= 0.0) {
         return Err(format!(
             "http.health_rate_limit = {}: must be 0 (no limit) or a positive rate per second",
@@ -443,6 +457,10 @@ fn http(raw: &RawConfig) -> Result<HttpSettings, String> {
         health_rate_limit: (h.health_rate_limit > 0.0).then(|| RateLimit {
             per_second: h.health_rate_limit,
             burst: (h.health_rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
+        }),
+        rate_limit: (h.rate_limit > 0.0).then(|| RateLimit {
+            per_second: h.rate_limit,
+            burst: (h.rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
         }),
     })
 }
