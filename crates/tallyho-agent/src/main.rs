@@ -231,11 +231,7 @@ fn registry(config: &Settings, env: &Env) -> anyhow::Result<Registry> {
     }
     let registry = builder.enabled_from_env(env).build()?;
     if let Some(h) = &config.host {
-        let host = tallyho_host::HostCollector::new(
-            tallyho_host::HostConfig::default()
-                .with_root(h.root.clone())
-                .with_naming(h.naming),
-        );
+        let host = tallyho_host::HostCollector::new(h.host_config());
         tracing::info!(gpu = host.gpu_status(), "host metrics on");
         registry.register_collector(host);
     }

@@ -32,6 +32,7 @@
 //! | `filesystem` | `proc/mounts`, then `statvfs(2)` of `<root>/<mountpoint>` |
 //! | `network`    | `proc/net/dev`                                          |
 //! | `process`    | `proc/<pid>/{stat,status,fd/,limits}`, `proc/stat` (boot time) |
+//! | `cgroup`     | `proc/self/mountinfo`, `proc/<pid>/cgroup`, the cgroup v2 files (see [containers](crate#containers)) |
 //! | `gpu`        | NVML (`libnvidia-ml.so.1`, loaded at run time; feature `gpu`) |
 //!
 //! CPU times in `/proc` are in clock ticks; they are divided by the ticks per second of
@@ -73,6 +74,7 @@
 //! | `system_network_io_bytes`              | counter       | `device`, `direction` = receive, transmit |
 //! | `system_network_packets`, `_errors`, `_dropped` | counter | `device`, `direction`            |
 //! | `process_cpu_time_seconds`             | counter       | `state` = user, system              |
+//! | `process_cpu_utilization_ratio`        | gauge         | `state`; from the second collection on, the share of the available CPUs used since the previous one |
 //! | `process_memory_usage_bytes`           | up-down       | (resident set size)                 |
 //! | `process_memory_virtual_bytes`         | up-down       |                                     |
 //! | `process_threads`                      | up-down       |                                     |
@@ -97,10 +99,55 @@
 //! `compressed`, `multicast`/`carrier`, labelled `device`). The process collector uses the
 //! Prometheus client libraries' names (`process_cpu_seconds_total`,
 //! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
-//! `process_max_fds`, `process_start_time_seconds`). There is no CPU utilization under
-//! this naming, as node_exporter has none.
+//! `process_max_fds`, `process_virtual_memory_max_bytes` when limited,
+//! `process_threads`, `process_start_time_seconds`, and `process_cpu_utilization_ratio`
+//! without labels); [`register_process_metrics`] registers just these. There is no
+//! system CPU utilization under this naming, as node_exporter has none.
 //!
 //! GPU families are the same under both namings: see [`gpu`](crate#gpus).
+//!
+//! # Containers
+//!
+//! The `cgroup` collector reads cgroup v2: the process's own cgroup
+//! ([`HostConfig::cgroup`], on by default) and, with [`HostConfig::cgroup_children`],
+//! every child cgroup of a directory such as `/sys/fs/cgroup/system.slice` (at most
+//! [`HostConfig::cgroup_limit`], the first by name). The hierarchy is the first `cgroup2`
+//! mount in `proc/self/mountinfo`. A host with cgroup v1 only, a controller that is not
+//! enabled, a cgroup that vanished: no families for it, and no error; a file that is there
+//! and does not parse is an error naming the file and the line. `max` (no limit) gives no
+//! sample rather than a huge number.
+//!
+//! The container id is the 64-hex id in the cgroup path (docker `/docker/<id>` and
+//! `docker-<id>.scope`, containerd `cri-containerd-<id>.scope` and Kubernetes'
+//! `/kubepods/.../<id>`, CRI-O `crio-<id>.scope`, podman `libpod-<id>.scope`; conmon's
+//! scopes are not containers); the name comes from docker's
+//! `<docker_root>/containers/<id>/config.v2.json` when readable ([`HostConfig::docker_root`]).
+//!
+//! | file (key)                  | [`Naming::Node`] (cAdvisor)                 | [`Naming::Otel`]                        |
+//! |-----------------------------|---------------------------------------------|-----------------------------------------|
+//! | `cpu.stat` usage_usec       | `container_cpu_usage_seconds_total{cpu="total"}` |                                    |
+//! | `cpu.stat` user/system_usec | `container_cpu_user_seconds_total`, `container_cpu_system_seconds_total` | `container_cpu_time_seconds{state}` |
+//! | `cpu.stat` nr_periods       | `container_cpu_cfs_periods_total`           | `container_cpu_throttling_data_periods` |
+//! | `cpu.stat` nr_throttled     | `container_cpu_cfs_throttled_periods_total` | `container_cpu_throttling_data_throttled_periods` |
+//! | `cpu.stat` throttled_usec   | `container_cpu_cfs_throttled_seconds_total` | `container_cpu_throttling_data_throttled_time_seconds` |
+//! | `memory.current`            | `container_memory_usage_bytes`              | `container_memory_usage_bytes`          |
+//! | current − `inactive_file`   | `container_memory_working_set_bytes`        | `container_memory_working_set_bytes`    |
+//! | `memory.max`                | `container_spec_memory_limit_bytes`         | `container_memory_usage_limit_bytes`    |
+//! | `memory.stat` anon, file    | `container_memory_rss`, `container_memory_cache` | `container_memory_anon_bytes`, `container_memory_file_bytes` |
+//! | `memory.events` oom_kill, oom | `container_oom_events_total`, `container_memory_oom_total` | `container_memory_oom_events{event}` |
+//! | `io.stat` rbytes, wbytes    | `container_fs_reads_bytes_total`, `container_fs_writes_bytes_total` | `container_disk_io_bytes{direction}` |
+//! | `io.stat` rios, wios        | `container_fs_reads_total`, `container_fs_writes_total` | `container_disk_operations{direction}` |
+//! | `pids.current`, `pids.max`  | `container_threads`, `container_threads_max` | `container_pids`, `container_pids_limit` |
+//!
+//! Labels: under `Node`, cAdvisor's `id` (the cgroup path) and `name` (when known), plus
+//! `container_id`; under `Otel`, `cgroup`, `container_id` and `container_name` (the
+//! `container.id` and `container.name` attributes). I/O series add `device`, the kernel
+//! name from `sys/dev/block/MAJ:MIN/uevent` (`sda`), else `MAJ:MIN`. The OTel names
+//! are the semantic conventions' (`container.cpu.time`, `container.memory.usage`,
+//! `container.memory.working_set`, `container.disk.io`) and, where they have none, the
+//! OpenTelemetry collector's `docker_stats` receiver's (`container.pids.count` loses its
+//! `.count`: a `_count` suffix is a histogram's or summary's in Prometheus). Levels are gauges under `Node`
+//! and up-down counters under `Otel`.
 //!
 //! # Which disks and filesystems
 //!
@@ -142,6 +189,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cgroup;
 mod cpu;
 mod disk;
 mod fam;
@@ -151,7 +199,10 @@ mod load;
 mod memory;
 mod network;
 mod process;
+mod register;
+mod schedule;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -161,6 +212,8 @@ use std::time::{Duration, SystemTime};
 use tallyho::{FamilySnapshot, MetricKind};
 
 pub use gpu::{GpuOffReason, GpuState};
+pub use register::{process_collector, register_process_metrics};
+pub use schedule::{Group, UnknownGroup};
 
 /// Which names the families get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -241,6 +294,19 @@ pub struct HostConfig {
     pub process: bool,
     /// NVIDIA GPUs through NVML (needs the `gpu` feature).
     pub gpu: bool,
+    /// The cgroup v2 of the process ([`pid`](Self::pid), else this one): CPU, memory,
+    /// I/O and pids (see [containers](crate#containers)).
+    pub cgroup: bool,
+    /// Also every child cgroup of this directory (`/sys/fs/cgroup/system.slice`, a
+    /// container runtime's): absolute paths are read under the root, relative ones
+    /// inside the cgroup v2 hierarchy; `None` (the default) for none.
+    pub cgroup_children: Option<PathBuf>,
+    /// The most child cgroups reported (the first by name); default 100.
+    pub cgroup_limit: usize,
+    /// Docker's data directory (read under the root), whose
+    /// `containers/<id>/config.v2.json` names containers; default `/var/lib/docker`,
+    /// `None` for no names.
+    pub docker_root: Option<PathBuf>,
     /// The process to report; `None` (the default) is `proc/self`, this process when the
     /// root is `/`.
     pub pid: Option<u32>,
@@ -248,6 +314,10 @@ pub struct HostConfig {
     pub filesystem_timeout: Duration,
     /// Replaces `statvfs(2)` ([`FsStats::of`]) when set.
     pub statvfs: Option<StatvfsFn>,
+    /// Groups read at most once per interval (`Filesystem` every 5 minutes, say);
+    /// collections in between repeat the group's last families (or error). Groups not
+    /// here are read at every collection (the default for all).
+    pub intervals: BTreeMap<Group, Duration>,
 }
 
 impl Default for HostConfig {
@@ -263,9 +333,14 @@ impl Default for HostConfig {
             load: true,
             process: true,
             gpu: true,
+            cgroup: true,
+            cgroup_children: None,
+            cgroup_limit: 100,
+            docker_root: Some(PathBuf::from("/var/lib/docker")),
             pid: None,
             filesystem_timeout: Duration::from_secs(5),
             statvfs: None,
+            intervals: BTreeMap::new(),
         }
     }
 }
@@ -283,9 +358,14 @@ impl fmt::Debug for HostConfig {
             .field("load", &self.load)
             .field("process", &self.process)
             .field("gpu", &self.gpu)
+            .field("cgroup", &self.cgroup)
+            .field("cgroup_children", &self.cgroup_children)
+            .field("cgroup_limit", &self.cgroup_limit)
+            .field("docker_root", &self.docker_root)
             .field("pid", &self.pid)
             .field("filesystem_timeout", &self.filesystem_timeout)
             .field("statvfs", &self.statvfs.as_ref().map(|_| "custom"))
+            .field("intervals", &self.intervals)
             .finish()
     }
 }
@@ -307,6 +387,7 @@ impl HostConfig {
             load: false,
             process: false,
             gpu: false,
+            cgroup: false,
             ..HostConfig::default()
         }
     }
@@ -332,6 +413,20 @@ impl HostConfig {
         self
     }
 
+    /// Also reports every child cgroup of `dir` (see [`cgroup_children`](Self::cgroup_children)).
+    #[must_use]
+    pub fn with_cgroup_children(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cgroup_children = Some(dir.into());
+        self
+    }
+
+    /// Reads `group` at most once per `interval`.
+    #[must_use]
+    pub fn with_interval(mut self, group: Group, interval: Duration) -> Self {
+        self.intervals.insert(group, interval);
+        self
+    }
+
     /// Replaces `statvfs(2)`.
     #[must_use]
     pub fn with_statvfs(
@@ -352,10 +447,12 @@ pub struct HostCollector {
     config: HostConfig,
     ticks_per_second: u64,
     cpu_previous: Mutex<cpu::Previous>,
+    process_previous: Mutex<process::Previous>,
     statvfs_busy: filesystem::Busy,
     boot_time: Mutex<Option<u64>>,
     gpu: gpu::Gpu,
     errors: Mutex<Vec<(&'static str, String)>>,
+    cache: schedule::Cache,
 }
 
 impl fmt::Debug for HostCollector {
@@ -377,10 +474,12 @@ impl HostCollector {
         HostCollector {
             ticks_per_second: if ticks == 0 { 100 } else { ticks },
             cpu_previous: Mutex::new(cpu::Previous::default()),
+            process_previous: Mutex::new(None),
             statvfs_busy: filesystem::Busy::default(),
             boot_time: Mutex::new(None),
             gpu,
             errors: Mutex::new(Vec::new()),
+            cache: schedule::Cache::default(),
             config,
         }
     }
@@ -429,7 +528,7 @@ impl HostCollector {
 
     fn run(
         &self,
-        name: &'static str,
+        group: Group,
         enabled: bool,
         out: &mut Vec<FamilySnapshot>,
         errors: &mut Vec<(&'static str, String)>,
@@ -438,11 +537,26 @@ impl HostCollector {
         if !enabled {
             return;
         }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
-        match result {
-            Ok(Ok(families)) => out.extend(families.into_iter().filter(|f| !f.series.is_empty())),
-            Ok(Err(e)) => errors.push((name, e.to_string())),
-            Err(_) => errors.push((name, "panicked while parsing".to_owned())),
+        let interval = self.config.intervals.get(&group).copied();
+        let cached = interval.and_then(|i| self.cache.fresh(group, i));
+        let outcome = cached.unwrap_or_else(|| {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+            let outcome = match result {
+                Ok(Ok(families)) => Ok(families
+                    .into_iter()
+                    .filter(|f| !f.series.is_empty())
+                    .collect()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("panicked while parsing".to_owned()),
+            };
+            if interval.is_some() {
+                self.cache.store(group, outcome.clone());
+            }
+            outcome
+        });
+        match outcome {
+            Ok(families) => out.extend(families),
+            Err(e) => errors.push((group.name(), e)),
         }
     }
 }
@@ -452,32 +566,48 @@ impl tallyho::Collector for HostCollector {
         let c = &self.config;
         let mut out = Vec::new();
         let mut errors = Vec::new();
-        self.run("cpu", c.cpu, &mut out, &mut errors, cpu::collect);
-        self.run("load", c.load, &mut out, &mut errors, load::collect);
-        self.run("memory", c.memory, &mut out, &mut errors, memory::collect);
-        self.run("disk", c.disk, &mut out, &mut errors, disk::collect);
+        self.run(Group::Cpu, c.cpu, &mut out, &mut errors, cpu::collect);
+        self.run(Group::Load, c.load, &mut out, &mut errors, load::collect);
         self.run(
-            "filesystem",
+            Group::Memory,
+            c.memory,
+            &mut out,
+            &mut errors,
+            memory::collect,
+        );
+        self.run(Group::Disk, c.disk, &mut out, &mut errors, disk::collect);
+        self.run(
+            Group::Filesystem,
             c.filesystem,
             &mut out,
             &mut errors,
             filesystem::collect,
         );
         self.run(
-            "network",
+            Group::Network,
             c.network,
             &mut out,
             &mut errors,
             network::collect,
         );
         self.run(
-            "process",
+            Group::Process,
             c.process,
             &mut out,
             &mut errors,
             process::collect,
         );
-        self.run("gpu", c.gpu, &mut out, &mut errors, |h| Ok(h.gpu.collect()));
+        let cgroups = c.cgroup || c.cgroup_children.is_some();
+        self.run(
+            Group::Cgroup,
+            cgroups,
+            &mut out,
+            &mut errors,
+            cgroup::collect,
+        );
+        self.run(Group::Gpu, c.gpu, &mut out, &mut errors, |h| {
+            Ok(h.gpu.collect())
+        });
         *lock(&self.errors) = errors;
         // Every sum says when it started (OTLP sends it as `start_time_unix_nano`): one
         // without a start of its own (the GPU's, counted since the driver loaded) starts

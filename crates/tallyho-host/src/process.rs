@@ -1,12 +1,32 @@
-//! `proc/<pid>/`: one process's CPU time, memory, threads, descriptors and start time.
+//! `proc/<pid>/`: one process's CPU time and utilization, memory, threads, descriptors
+//! and start time.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use procfs_core::process::{LimitValue, Limits, Stat, Status};
 use procfs_core::FromRead;
 
 use crate::fam::{secs, Fam};
-use crate::{read, CollectResult, HostCollector, Naming};
+use crate::{lock, read, CollectResult, HostCollector, Naming};
+
+/// The previous reading, for utilization: when, and user and system seconds.
+pub(crate) type Previous = Option<(Instant, f64, f64)>;
+
+/// Share of the CPUs available to this process each of `user`, `system` took since the
+/// previous reading (`None` on the first, or when no time passed). The CPUs are those
+/// this process may run on (affinity and cgroup quota, as
+/// [`std::thread::available_parallelism`] sees them).
+fn utilization(h: &HostCollector, user: f64, system: f64) -> Option<(f64, f64)> {
+    let now = Instant::now();
+    let previous = lock(&h.process_previous).replace((now, user, system));
+    let (then, u0, s0) = previous?;
+    let elapsed = now.duration_since(then).as_secs_f64();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    (elapsed > 0.0).then(|| {
+        let share = |d: f64| (d.max(0.0) / elapsed / cpus).min(1.0);
+        (share(user - u0), share(system - s0))
+    })
+}
 
 pub(crate) fn collect(h: &HostCollector) -> CollectResult {
     let dir = match h.config.pid {
@@ -34,6 +54,10 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
         .vmsize
         .map(|kib| kib.saturating_mul(1024))
         .unwrap_or(stat.vsize);
+    let (user, system) = (secs(stat.utime, tps), secs(stat.stime, tps));
+    let used = utilization(h, user, system);
+    let utilization_help =
+        "Share of the available CPUs the process used since the previous collection.";
     let mut out = Vec::new();
     match h.config.naming {
         Naming::Otel => {
@@ -44,10 +68,19 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                 )
                 .unit("seconds")
                 .start(start)
-                .with(&[("state", "user")], secs(stat.utime, tps))
-                .with(&[("state", "system")], secs(stat.stime, tps))
+                .with(&[("state", "user")], user)
+                .with(&[("state", "system")], system)
                 .done(),
             );
+            if let Some((u, s)) = used {
+                out.push(
+                    Fam::gauge("process_cpu_utilization_ratio", utilization_help)
+                        .unit("ratio")
+                        .with(&[("state", "user")], u)
+                        .with(&[("state", "system")], s)
+                        .done(),
+                );
+            }
             out.push(
                 Fam::updown(
                     "process_memory_usage_bytes",
@@ -94,6 +127,14 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                 .with(&[], secs(stat.utime.saturating_add(stat.stime), tps))
                 .done(),
             );
+            if let Some((u, s)) = used {
+                out.push(
+                    Fam::gauge("process_cpu_utilization_ratio", utilization_help)
+                        .unit("ratio")
+                        .with(&[], (u + s).min(1.0))
+                        .done(),
+                );
+            }
             out.push(
                 Fam::gauge(
                     "process_resident_memory_bytes",
@@ -122,7 +163,9 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
             let limits = read(&path("limits"))
                 .ok()
                 .and_then(|b| Limits::from_read(&b[..]).ok());
-            if let Some(LimitValue::Value(max)) = limits.map(|l| l.max_open_files.soft_limit) {
+            if let Some(LimitValue::Value(max)) =
+                limits.as_ref().map(|l| l.max_open_files.soft_limit)
+            {
                 out.push(
                     Fam::gauge(
                         "process_max_fds",
@@ -132,6 +175,25 @@ pub(crate) fn collect(h: &HostCollector) -> CollectResult {
                     .done(),
                 );
             }
+            // Unlimited (the usual case) has no sample rather than a huge number.
+            if let Some(LimitValue::Value(max)) =
+                limits.as_ref().map(|l| l.max_address_space.soft_limit)
+            {
+                out.push(
+                    Fam::gauge(
+                        "process_virtual_memory_max_bytes",
+                        "Maximum amount of virtual memory available in bytes.",
+                    )
+                    .unit("bytes")
+                    .with(&[], max)
+                    .done(),
+                );
+            }
+            out.push(
+                Fam::gauge("process_threads", "Number of OS threads in the process.")
+                    .with(&[], status.threads)
+                    .done(),
+            );
         }
     }
     if let Some(s) = start_secs {

@@ -128,6 +128,65 @@ mod tests {
     }
 
     #[test]
+    fn host_cgroup_and_interval_keys() {
+        use tallyho_host::Group;
+        let c = settings("").unwrap();
+        let h = c.host.unwrap();
+        assert!(h.cgroups && h.cgroup_children.is_none() && h.intervals.is_empty());
+        assert_eq!(h.max_cgroups, 100);
+        assert_eq!(h.docker_root, Some(PathBuf::from("/var/lib/docker")));
+        let c = settings(
+            "[host]\ncgroups = false\ncgroup_children = \"/sys/fs/cgroup/system.slice\"\n\
+             max_cgroups = 20\ndocker_root = \"\"\n\
+             intervals = { filesystem = \"5m\", cpu = 15, load = 0.5 }\n",
+        )
+        .unwrap();
+        let h = c.host.unwrap();
+        assert!(!h.cgroups);
+        assert_eq!(
+            h.cgroup_children,
+            Some(PathBuf::from("/sys/fs/cgroup/system.slice"))
+        );
+        assert_eq!((h.max_cgroups, h.docker_root.clone()), (20, None));
+        assert_eq!(
+            h.intervals.into_iter().collect::<Vec<_>>(),
+            [
+                (Group::Cpu, Duration::from_secs(15)),
+                (Group::Load, Duration::from_millis(500)),
+                (Group::Filesystem, Duration::from_secs(300)),
+            ]
+        );
+        // The typed settings reach the collector's configuration.
+        let c =
+            settings("[host]\ncgroup_children = \"system.slice\"\nintervals = { gpu = \"1m\" }\n")
+                .unwrap();
+        let hc = c.host.unwrap().host_config();
+        assert_eq!(hc.cgroup_children, Some(PathBuf::from("system.slice")));
+        assert_eq!(
+            hc.intervals.get(&Group::Gpu),
+            Some(&Duration::from_secs(60))
+        );
+        assert!(hc.cgroup && hc.cgroup_limit == 100);
+        for (text, needle) in [
+            ("[host]\nmax_cgroups = 0\n", "host.max_cgroups = 0: must be between 1 and 10000"),
+            ("[host]\nmax_cgroups = 10001\n", "host.max_cgroups = 10001"),
+            ("[host]\ncgroup_children = \"../etc\"\n", "host.cgroup_children = \"../etc\": must not contain"),
+            ("[host]\ndocker_root = \"var/lib/docker\"\n", "host.docker_root = \"var/lib/docker\": must be an absolute path"),
+            ("[host]\nintervals = { filesystems = \"5m\" }\n", "host.intervals.filesystems: \"filesystems\" is not a host collector: use one of cpu,"),
+            ("[host]\nintervals = { cpu = \"soon\" }\n", "host.intervals.cpu: \"soon\" is not a duration"),
+            ("[host]\nintervals = { cpu = -5 }\n", "host.intervals.cpu: -5 is negative"),
+            ("[host]\nintervals = { cpu = 0 }\n", "host.intervals.cpu: must be longer than 0"),
+            ("[host]\nintervals = { cpu = \"2d\" }\n", "host.intervals.cpu: must be longer than 0 and at most a day"),
+            ("[host]\nintervals = { cpu = true }\n", "host.intervals.cpu: true is not a duration"),
+            ("[host]\ncgroups = \"yes\"\n", "cgroups"),
+            ("[host]\nmax_cgroups = -1\n", "max_cgroups"),
+        ] {
+            let e = settings(text).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn history_keys_accept_units_and_numbers() {
         let c = settings("").unwrap();
         let h = c.history.unwrap();

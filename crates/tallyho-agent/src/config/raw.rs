@@ -4,6 +4,7 @@
 //!
 //! [`Settings::from_raw`]: super::Settings::from_raw
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -273,6 +274,17 @@ pub struct Host {
     pub naming: String,
     /// Root of /proc and /sys (for containers and tests).
     pub root: PathBuf,
+    /// The agent's own cgroup v2: CPU, memory, I/O and pids.
+    pub cgroups: bool,
+    /// A directory whose child cgroups are reported too (`/sys/fs/cgroup/system.slice`);
+    /// empty for none.
+    pub cgroup_children: String,
+    /// Most child cgroups reported.
+    pub max_cgroups: usize,
+    /// Docker's data directory, for container names; empty for none.
+    pub docker_root: String,
+    /// Per-collector intervals (`filesystem = "5m"`), as written.
+    pub intervals: BTreeMap<String, toml::Value>,
 }
 
 /// `[auth]`
@@ -368,6 +380,11 @@ impl Default for Host {
             enabled: true,
             naming: "otel".into(),
             root: PathBuf::from("/"),
+            cgroups: true,
+            cgroup_children: String::new(),
+            max_cgroups: 100,
+            docker_root: "/var/lib/docker".into(),
+            intervals: BTreeMap::new(),
         }
     }
 }

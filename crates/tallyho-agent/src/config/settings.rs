@@ -2,6 +2,7 @@
 //! once. Addresses are `SocketAddr`s, durations `Duration`s, choices enums, and "off" is
 //! `None`. Whatever [`Settings::from_raw`] accepts, `serve` runs.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +53,32 @@ pub struct HostSettings {
     pub naming: tallyho_host::Naming,
     /// Root of /proc and /sys.
     pub root: PathBuf,
+    /// Report the agent's own cgroup v2.
+    pub cgroups: bool,
+    /// A directory whose child cgroups are reported too.
+    pub cgroup_children: Option<PathBuf>,
+    /// Most child cgroups reported (1 to 10000).
+    pub max_cgroups: usize,
+    /// Docker's data directory (absolute), for container names.
+    pub docker_root: Option<PathBuf>,
+    /// Collectors read at most once per interval.
+    pub intervals: BTreeMap<tallyho_host::Group, Duration>,
+}
+
+impl HostSettings {
+    /// The host collector's configuration.
+    pub fn host_config(&self) -> tallyho_host::HostConfig {
+        tallyho_host::HostConfig {
+            cgroup: self.cgroups,
+            cgroup_children: self.cgroup_children.clone(),
+            cgroup_limit: self.max_cgroups,
+            docker_root: self.docker_root.clone(),
+            intervals: self.intervals.clone(),
+            ..tallyho_host::HostConfig::default()
+                .with_root(self.root.clone())
+                .with_naming(self.naming)
+        }
+    }
 }
 
 /// `[history]`, when on.
@@ -209,19 +236,7 @@ impl Settings {
                 )
             })?)
         };
-        let naming = match raw.host.naming.as_str() {
-            "otel" => tallyho_host::Naming::Otel,
-            "node" => tallyho_host::Naming::Node,
-            other => {
-                return Err(format!(
-                    "host.naming = {other:?}: must be \"otel\" or \"node\""
-                ))
-            }
-        };
-        let host = raw.host.enabled.then(|| HostSettings {
-            naming,
-            root: raw.host.root.clone(),
-        });
+        let host = host(raw)?;
         let history = history(raw)?;
         let alerting = alerting(raw)?;
         if !alerting.rule_files.is_empty() && history.is_none() {
@@ -252,6 +267,75 @@ impl Settings {
 /// `v` seconds, already checked finite and in range.
 fn seconds(v: f64) -> Duration {
     Duration::try_from_secs_f64(v).unwrap_or(Duration::ZERO)
+}
+
+fn host(raw: &RawConfig) -> Result<Option<HostSettings>, String> {
+    let h = &raw.host;
+    let naming = match h.naming.as_str() {
+        "otel" => tallyho_host::Naming::Otel,
+        "node" => tallyho_host::Naming::Node,
+        other => {
+            return Err(format!(
+                "host.naming = {other:?}: must be \"otel\" or \"node\""
+            ))
+        }
+    };
+    if !(1..=10_000).contains(&h.max_cgroups) {
+        return Err(format!(
+            "host.max_cgroups = {}: must be between 1 and 10000",
+            h.max_cgroups
+        ));
+    }
+    let children = PathBuf::from(&h.cgroup_children);
+    if children
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(format!(
+            "host.cgroup_children = {:?}: must not contain \"..\" (an absolute path like \"/sys/fs/cgroup/system.slice\", or one inside the cgroup hierarchy like \"system.slice\")",
+            h.cgroup_children
+        ));
+    }
+    let docker_root = PathBuf::from(&h.docker_root);
+    if !h.docker_root.is_empty() && !docker_root.is_absolute() {
+        return Err(format!(
+            "host.docker_root = {:?}: must be an absolute path like \"/var/lib/docker\", or \"\" for no container names",
+            h.docker_root
+        ));
+    }
+    let mut intervals = BTreeMap::new();
+    for (name, value) in &h.intervals {
+        let key = format!("host.intervals.{name}");
+        let group: tallyho_host::Group = name.parse().map_err(|e| format!("{key}: {e}"))?;
+        let interval = match value {
+            toml::Value::String(s) => crate::units::parse_duration(s),
+            toml::Value::Integer(n) => u64::try_from(*n)
+                .map(Duration::from_secs)
+                .map_err(|_| format!("{n} is negative")),
+            toml::Value::Float(f) => {
+                Duration::try_from_secs_f64(*f).map_err(|_| format!("{f} is not a duration"))
+            }
+            other => Err(format!(
+                "{other} is not a duration like \"5m\" or a number of seconds"
+            )),
+        }
+        .map_err(|e| format!("{key}: {e}"))?;
+        if interval.is_zero() || interval.as_secs_f64() > MAX_INTERVAL_SECONDS {
+            return Err(format!(
+                "{key}: must be longer than 0 and at most a day, like \"5m\""
+            ));
+        }
+        intervals.insert(group, interval);
+    }
+    Ok(h.enabled.then(|| HostSettings {
+        naming,
+        root: h.root.clone(),
+        cgroups: h.cgroups,
+        cgroup_children: (!h.cgroup_children.is_empty()).then_some(children),
+        max_cgroups: h.max_cgroups,
+        docker_root: (!h.docker_root.is_empty()).then_some(docker_root),
+        intervals,
+    }))
 }
 
 fn history(raw: &RawConfig) -> Result<Option<HistorySettings>, String> {
