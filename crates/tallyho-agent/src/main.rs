@@ -34,6 +34,14 @@ struct Cli {
     /// Seconds between collections and pushes.
     #[arg(long, global = true)]
     interval: Option<f64>,
+    /// What to log: error, warn, info, debug, trace, or a filter such as
+    /// `info,tallyho_export=debug` (overrides RUST_LOG; default info).
+    #[arg(long, global = true, env = "TALLYHO_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log lines as `text` (plain when stderr is not a terminal) or `json` (one object a
+    /// line, for log collectors).
+    #[arg(long, global = true, env = "TALLYHO_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -87,15 +95,11 @@ struct QueryCli {
 /// Exit status: 0 done (also when the reader of stdout went away), 1 a runtime failure,
 /// 2 a bad command line or configuration (clap exits 2 for the command line itself).
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    if let Err(e) = logging(&cli) {
+        eprintln!("tallyho: {e}");
+        return ExitCode::from(2);
+    }
     let env: Arc<Env> = Arc::new(config::process_env);
     if let Some(Command::CheckConfig { file }) = &cli.command {
         return check_config(file, &cli, &env);
@@ -217,6 +221,33 @@ fn flags(cli: &Cli) -> Flags {
         statsd: cli.statsd.clone(),
         interval: cli.interval,
     }
+}
+
+/// Logging through `tracing` on stderr: `--log-level` (or `TALLYHO_LOG_LEVEL`) over
+/// `RUST_LOG` over `info`; colours only on a terminal; JSON lines with `--log-format json`.
+fn logging(cli: &Cli) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match &cli.log_level {
+        Some(level) => EnvFilter::try_new(level).map_err(|e| {
+            format!("--log-level {level:?}: {e} (e.g. warn, or info,tallyho_export=debug)")
+        })?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(v) if !v.trim().is_empty() => {
+                EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG = {v:?}: {e}"))?
+            }
+            _ => EnvFilter::new("info"),
+        },
+    };
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        fmt.json().with_current_span(false).init();
+    } else {
+        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    Ok(())
 }
 
 /// The agent's registry: the `service` label, `OTEL_SDK_DISABLED` read from `env`, and
