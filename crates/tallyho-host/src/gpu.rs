@@ -114,7 +114,7 @@ mod with_nvml {
     use tallyho::FamilySnapshot;
 
     use super::{GpuOffReason, GpuState};
-    use crate::fam::Fam;
+    use crate::gpu_map::DeviceReading;
 
     pub(crate) struct Gpu {
         nvml: Option<Nvml>,
@@ -175,64 +175,29 @@ mod with_nvml {
             let Ok(count) = nvml.device_count() else {
                 return Vec::new();
             };
-            let mut util = Fam::gauge(
-                "hw_gpu_utilization_ratio",
-                "Share of the last sample period during which a kernel ran on the GPU.",
-            )
-            .unit("ratio");
-            let mut mem_used =
-                Fam::updown("hw_gpu_memory_usage_bytes", "GPU memory in use.").unit("bytes");
-            let mut mem_total =
-                Fam::updown("hw_gpu_memory_limit_bytes", "GPU memory installed.").unit("bytes");
-            let mut temp =
-                Fam::gauge("hw_gpu_temperature_celsius", "GPU die temperature.").unit("celsius");
-            let mut power = Fam::gauge("hw_gpu_power_watts", "GPU power draw.").unit("watts");
-            let mut energy = Fam::counter(
-                "hw_gpu_energy_joules",
-                "Energy the GPU used since the driver was loaded.",
-            )
-            .unit("joules");
-            let mut clock = Fam::gauge("hw_gpu_clock_hertz", "Current GPU clock, by clock domain.")
-                .unit("hertz");
-            for i in 0..count {
-                let Ok(dev) = nvml.device_by_index(i) else {
-                    continue;
-                };
-                let index = i.to_string();
-                let uuid = dev.uuid().unwrap_or_default();
-                let labels = [("gpu", index.as_str()), ("uuid", uuid.as_str())];
-                if let Ok(u) = dev.utilization_rates() {
-                    util.add(&labels, f64::from(u.gpu) / 100.0);
-                }
-                if let Ok(m) = dev.memory_info() {
-                    mem_used.add(&labels, m.used);
-                    mem_total.add(&labels, m.total);
-                }
-                if let Ok(t) = dev.temperature(TemperatureSensor::Gpu) {
-                    temp.add(&labels, u64::from(t));
-                }
-                if let Ok(mw) = dev.power_usage() {
-                    power.add(&labels, f64::from(mw) / 1000.0);
-                }
-                if let Ok(mj) = dev.total_energy_consumption() {
-                    energy.add(&labels, mj as f64 / 1000.0);
-                }
-                for (kind, c) in [
-                    ("graphics", Clock::Graphics),
-                    ("sm", Clock::SM),
-                    ("memory", Clock::Memory),
-                ] {
-                    if let Ok(mhz) = dev.clock_info(c) {
-                        clock.add(
-                            &[labels[0], labels[1], ("type", kind)],
-                            u64::from(mhz) * 1_000_000,
-                        );
-                    }
-                }
-            }
-            [util, mem_used, mem_total, temp, power, energy, clock]
-                .map(Fam::done)
-                .into()
+            let devices: Vec<DeviceReading> = (0..count)
+                .filter_map(|i| {
+                    let dev = nvml.device_by_index(i).ok()?;
+                    Some(DeviceReading {
+                        index: i,
+                        uuid: dev.uuid().unwrap_or_default(),
+                        utilization_percent: dev.utilization_rates().ok().map(|u| u.gpu),
+                        memory: dev.memory_info().ok().map(|m| (m.used, m.total)),
+                        temperature_celsius: dev.temperature(TemperatureSensor::Gpu).ok(),
+                        power_milliwatts: dev.power_usage().ok(),
+                        energy_millijoules: dev.total_energy_consumption().ok(),
+                        clocks_mhz: [
+                            ("graphics", Clock::Graphics),
+                            ("sm", Clock::SM),
+                            ("memory", Clock::Memory),
+                        ]
+                        .into_iter()
+                        .filter_map(|(kind, c)| Some((kind, dev.clock_info(c).ok()?)))
+                        .collect(),
+                    })
+                })
+                .collect();
+            crate::gpu_map::families(&devices)
         }
     }
 }

@@ -195,6 +195,8 @@ mod disk;
 mod fam;
 mod filesystem;
 mod gpu;
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+mod gpu_map;
 mod load;
 mod memory;
 mod network;

@@ -175,6 +175,7 @@ fn gpu_absent_or_reported() {
     match &state {
         GpuState::Off { reason } => {
             // No driver here (or built without the feature): nothing, and no error recorded.
+            eprintln!("GPU checks skipped: {status}");
             assert!(gpu.is_empty(), "{gpu:?}");
             // The default configuration asks for GPUs, so only the build or the machine
             // can turn them off.
@@ -186,13 +187,33 @@ fn gpu_absent_or_reported() {
             #[cfg(not(feature = "gpu"))]
             assert_eq!(reason, &GpuOffReason::NotBuilt);
         }
-        GpuState::NoDevices => assert!(gpu.is_empty(), "{gpu:?}"),
+        GpuState::NoDevices => {
+            eprintln!("GPU checks skipped: {status}");
+            assert!(gpu.is_empty(), "{gpu:?}")
+        }
         GpuState::Devices(n) => {
+            // A real GPU: one memory series per device, used within installed, and a
+            // utilisation that is a share.
             assert!(*n > 0);
-            assert!(
-                gpu.contains(&"hw_gpu_memory_limit_bytes"),
-                "{status}: {gpu:?}"
-            );
+            let s = tallyho::Snapshot {
+                time: SystemTime::now(),
+                families: families.clone(),
+            };
+            let limits = s
+                .family("hw_gpu_memory_limit_bytes")
+                .expect("memory limits");
+            assert_eq!(limits.series.len(), *n as usize, "{status}");
+            let used = s.family("hw_gpu_memory_usage_bytes").expect("memory usage");
+            for (u, l) in used.series.iter().zip(&limits.series) {
+                let (u, l) = (u.value.as_f64().unwrap(), l.value.as_f64().unwrap());
+                assert!(u >= 0.0 && u <= l && l > 0.0, "used {u} of {l}");
+            }
+            if let Some(util) = s.family("hw_gpu_utilization_ratio") {
+                for x in &util.series {
+                    let r = x.value.as_f64().unwrap();
+                    assert!((0.0..=1.0).contains(&r), "utilisation {r}");
+                }
+            }
         }
         // NVML could not count its GPUs: each collection retries, so either outcome.
         GpuState::CountFailed { .. } => {}

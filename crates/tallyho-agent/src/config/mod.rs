@@ -338,6 +338,19 @@ mod tests {
     }
 
     #[test]
+    fn host_gpu_key_turns_nvml_off() {
+        let on = settings("").unwrap().host.unwrap();
+        assert!(on.gpu && on.host_config().gpu);
+        let off = settings("[host]\ngpu = false\n").unwrap().host.unwrap();
+        assert!(!off.gpu && !off.host_config().gpu);
+        let c = tallyho_host::HostCollector::new(off.host_config());
+        assert_eq!(
+            c.gpu_status(),
+            "GPU metrics off: disabled in the configuration"
+        );
+    }
+
+    #[test]
     fn labels_cardinality_and_rate_limit_are_checked_by_name() {
         let s =
             settings("cardinality_limit = 50\n[labels]\nenv = \"prod\"\n[http]\nrate_limit = 5\n")

@@ -285,6 +285,8 @@ pub struct Host {
     pub docker_root: String,
     /// Per-collector intervals (`filesystem = "5m"`), as written.
     pub intervals: BTreeMap<String, toml::Value>,
+    /// NVIDIA GPUs through NVML (when the driver is there).
+    pub gpu: bool,
 }
 
 /// `[auth]`
@@ -385,6 +387,7 @@ impl Default for Host {
             max_cgroups: 100,
             docker_root: "/var/lib/docker".into(),
             intervals: BTreeMap::new(),
+            gpu: true,
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct HostSettings {
     pub docker_root: Option<PathBuf>,
     /// Collectors read at most once per interval.
     pub intervals: BTreeMap<tallyho_host::Group, Duration>,
+    /// Read NVIDIA GPUs through NVML.
+    pub gpu: bool,
 }
 
 impl HostSettings {
@@ -74,6 +76,7 @@ impl HostSettings {
             cgroup_limit: self.max_cgroups,
             docker_root: self.docker_root.clone(),
             intervals: self.intervals.clone(),
+            gpu: self.gpu,
             ..tallyho_host::HostConfig::default()
                 .with_root(self.root.clone())
                 .with_naming(self.naming)
@@ -335,6 +338,7 @@ fn host(raw: &RawConfig) -> Result<Option<HostSettings>, String> {
         max_cgroups: h.max_cgroups,
         docker_root: (!h.docker_root.is_empty()).then_some(docker_root),
         intervals,
+        gpu: h.gpu,
     }))
 }
 
