@@ -585,3 +585,62 @@ fn exemplars_pass_the_strict_openmetrics_parser_exactly() {
     assert!(!String::from_utf8_lossy(&text).contains("trace_id"));
     promtool_check(&text);
 }
+
+/// Random label values (any Unicode, control characters, quotes, backslashes, newlines)
+/// through both text encoders to the reference parsers: every sample comes back with its
+/// exact labels and value, and `promtool` accepts the Prometheus text. (JSON and CSV are
+/// checked against `serde_json` and a CSV reader in `golden.rs`'s properties.)
+mod label_values {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[\"\\\\\n\t\r a-z{}=,#é🦀\u{0}\u{7f}\u{2028}\u{feff}]{0,16}",
+            prop::sample::select(HOSTILE).prop_map(str::to_owned),
+        ]
+    }
+
+    fn registry_with(values: &[(String, String)]) -> Registry {
+        let r = Registry::new();
+        let requests = r
+            .metric("prop_requests", "Requests.")
+            .counter_family(&["path"])
+            .unwrap();
+        let pairs = r
+            .metric("prop_pairs", "Two labels.")
+            .gauge_family(&["a", "b"])
+            .unwrap();
+        let latency = r
+            .metric("prop_latency", "Latency.")
+            .unit("seconds")
+            .buckets(Buckets::new([0.1, 1.0]).unwrap())
+            .histogram_family(&["path"])
+            .unwrap();
+        for (i, (a, b)) in values.iter().enumerate() {
+            requests.with(&[a]).add(i as u64 + 1);
+            pairs.with(&[a, b]).set(i as f64 - 0.5);
+            latency.with(&[b]).observe(i as f64 * 0.3);
+        }
+        r
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn random_label_values_survive_the_reference_parsers(
+            values in prop::collection::vec((value(), value()), 1..6)
+        ) {
+            let snapshot = registry_with(&values).snapshot();
+            let mut text = Vec::new();
+            prometheus::encode(&mut text, &snapshot).unwrap();
+            promtool_check(&text);
+            compare("prometheus", python_parse("prometheus", &text), expected(&snapshot, false));
+            let mut text = Vec::new();
+            openmetrics::encode(&mut text, &snapshot).unwrap();
+            compare("openmetrics", python_parse("openmetrics", &text), expected(&snapshot, true));
+        }
+    }
+}

@@ -50,6 +50,8 @@
 //! with a `reason` label.
 
 mod admit;
+#[cfg(target_os = "linux")]
+mod batch;
 mod distinct;
 mod ingest;
 mod line;
@@ -59,12 +61,14 @@ mod socket;
 #[cfg(test)]
 mod tests;
 
+#[cfg(target_os = "linux")]
+pub use batch::BATCH;
 pub use distinct::Distinct;
 pub use ingest::{Ingest, Limits};
 pub use line::parse;
 pub use names::{sanitize_name, sanitize_tag_key, Sanitized};
 pub use sets::DEFAULT_SET_WINDOW;
-pub use socket::{bind, kernel_drops, register_metrics, serve, Bound};
+pub use socket::{bind, kernel_drops, register_metrics, serve, serve_one_by_one, Bound};
 
 /// What a line asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,4 +1,4 @@
-//! The StatsD socket: a large receive buffer, a tight receive loop, per-line decoding, and
+//! The StatsD socket: a large receive buffer, batched reads, per-line decoding, and
 //! the kernel's count of datagrams dropped for this socket as a metric.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -58,19 +58,48 @@ pub fn register_metrics(registry: &tallyho::Registry, bound: &Bound) -> anyhow::
     Ok(())
 }
 
-/// Receives datagrams on `socket` until `stop` is set. Queued datagrams are read one after
-/// another without waiting; the read timeout only applies when the queue is empty. Sets'
-/// windows that ended are closed about once a second.
+/// Receives datagrams on `socket` until `stop` is set, checking `stop` at least every 100
+/// ms. On Linux each syscall takes up to [`BATCH`](super::BATCH) queued datagrams at once
+/// (`recvmmsg`); elsewhere it is [`serve_one_by_one`]. Sets' windows that ended are closed
+/// about once a second.
 pub fn serve(socket: &UdpSocket, ingest: &Ingest, stop: &AtomicBool) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut batch = super::batch::Batch::new();
+        serve_with(socket, ingest, stop, |socket| {
+            batch.recv(socket, |d| ingest.datagram_bytes(d))
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    serve_one_by_one(socket, ingest, stop);
+}
+
+/// The portable loop [`serve`] uses where `recvmmsg` is missing: one datagram per syscall.
+/// Queued datagrams are read one after another without waiting; the read timeout only
+/// applies when the queue is empty.
+pub fn serve_one_by_one(socket: &UdpSocket, ingest: &Ingest, stop: &AtomicBool) {
     let mut buf = vec![0u8; 65_536];
-    // Wake up now and then to notice `stop`.
+    serve_with(socket, ingest, stop, |socket| {
+        let n = socket.recv(&mut buf)?;
+        ingest.datagram_bytes(&buf[..n]);
+        Ok(1)
+    });
+}
+
+/// Calls `read` (which receives and ingests some datagrams) until `stop` is set, waking
+/// every 100 ms when idle to notice it, and closes the sets' ended windows about once a
+/// second, under load or idle.
+fn serve_with(
+    socket: &UdpSocket,
+    ingest: &Ingest,
+    stop: &AtomicBool,
+    mut read: impl FnMut(&UdpSocket) -> std::io::Result<usize>,
+) {
     let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
     let mut expired = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        if let Ok(n) = socket.recv(&mut buf) {
-            ingest.datagram_bytes(&buf[..n]);
-        }
-        // Close the sets' ended windows about once a second, under load or idle.
+        // A timeout (nothing queued) or a passing error: go round and look at `stop`.
+        let _ = read(socket);
         if expired.elapsed() >= Duration::from_secs(1) {
             ingest.expire_sets();
             expired = Instant::now();

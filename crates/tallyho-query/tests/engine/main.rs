@@ -9,3 +9,4 @@ mod binary;
 mod budgets;
 mod functions;
 mod selectors;
+mod structured_prop;
