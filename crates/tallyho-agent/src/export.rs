@@ -52,10 +52,10 @@ pub fn pipeline(
         pipeline = pipeline.exporter(ConsoleExporter::stdout());
     }
     if let Some(dir) = &e.json_dir {
-        pipeline = pipeline.exporter(FileExporter::json(dir, e.keep_files));
+        pipeline = pipeline.exporter(FileExporter::json(dir, e.keep_files).delta(e.files_delta));
     }
     if let Some(dir) = &e.csv_dir {
-        pipeline = pipeline.exporter(FileExporter::csv(dir, e.keep_files));
+        pipeline = pipeline.exporter(FileExporter::csv(dir, e.keep_files).delta(e.files_delta));
     }
     // Who pushed: on by default; a named instance replaces the host name in each
     // target's terms.

@@ -55,15 +55,55 @@ pub const HEADER: &str = "timestamp_ms,name,type,labels,value,count,sum,buckets\
 /// # Errors
 /// The first error from `w` (or from the source); what was written before it stays written.
 pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
+    encode_rows(w, source, None)
+}
+
+/// The first row of [`encode_period`]'s files.
+pub const PERIOD_HEADER: &str =
+    "period_start_ms,period_end_ms,timestamp_ms,name,type,labels,value,count,sum,buckets\r\n";
+
+/// As [`encode`], for one export period: every row starts with the period's start and
+/// end in milliseconds ([`PERIOD_HEADER`]), so that files of delta values say what span
+/// each value covers.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_period(
+    w: &mut dyn Write,
+    source: &dyn Source,
+    start: SystemTime,
+    end: SystemTime,
+) -> io::Result<()> {
+    encode_rows(w, source, Some((start, end)))
+}
+
+fn encode_rows(
+    w: &mut dyn Write,
+    source: &dyn Source,
+    period: Option<(SystemTime, SystemTime)>,
+) -> io::Result<()> {
+    let mut period_cells = Vec::new();
+    if let Some((start, end)) = period {
+        write_i64(&mut period_cells, unix_millis(start))?;
+        period_cells.push(b',');
+        write_i64(&mut period_cells, unix_millis(end))?;
+        period_cells.push(b',');
+    }
     let mut encoder = Encoder {
         sink: Sink::new(w),
         prefix: Vec::new(),
         time_at: None,
         time: Vec::new(),
+        period: period_cells,
         name: String::new(),
         le: LeCache::new(write_f64),
     };
-    encoder.sink.buf.extend_from_slice(HEADER.as_bytes());
+    let header = if period.is_some() {
+        PERIOD_HEADER
+    } else {
+        HEADER
+    };
+    encoder.sink.buf.extend_from_slice(header.as_bytes());
     source.visit(&mut encoder)?;
     encoder.sink.finish()
 }
@@ -79,6 +119,8 @@ struct Encoder<'w> {
     /// The collection time last written, and how it was spelled.
     time_at: Option<SystemTime>,
     time: Vec<u8>,
+    /// `start,end,` of the period, written before every row's timestamp (or empty).
+    period: Vec<u8>,
 }
 
 /// Writes one field, quoted with its quotes doubled when it holds `,`, `"`, CR or LF.
@@ -146,6 +188,7 @@ impl Visitor for Encoder<'_> {
     fn point(&mut self, point: &Point<'_>) -> io::Result<()> {
         if self.time_at != Some(point.time) {
             self.time.clear();
+            self.time.extend_from_slice(&self.period);
             write_i64(&mut self.time, unix_millis(point.time))?;
             self.time_at = Some(point.time);
         }

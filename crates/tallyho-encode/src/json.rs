@@ -66,6 +66,30 @@ pub const CONTENT_TYPE: &str = "application/json";
 /// # Errors
 /// The first error from `w` (or from the source); what was written before it stays written.
 pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
+    encode_object(w, source, None)
+}
+
+/// As [`encode`], for one export period: the object starts with
+/// `"period_start_ms"`, `"period_end_ms"` and `"temporality"` (`"cumulative"` or
+/// `"delta"`), so that a file of delta values says what span its values cover.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_period(
+    w: &mut dyn Write,
+    source: &dyn Source,
+    start: SystemTime,
+    end: SystemTime,
+    delta: bool,
+) -> io::Result<()> {
+    encode_object(w, source, Some((start, end, delta)))
+}
+
+fn encode_object(
+    w: &mut dyn Write,
+    source: &dyn Source,
+    period: Option<(SystemTime, SystemTime, bool)>,
+) -> io::Result<()> {
     let mut encoder = Encoder {
         sink: Sink::new(w),
         any_family: false,
@@ -79,7 +103,20 @@ pub fn encode(w: &mut dyn Write, source: &dyn Source) -> io::Result<()> {
             Ok(())
         }),
     };
-    encoder.sink.buf.extend_from_slice(b"{\"families\":[");
+    let buf = &mut encoder.sink.buf;
+    buf.push(b'{');
+    if let Some((start, end, delta)) = period {
+        buf.extend_from_slice(b"\"period_start_ms\":");
+        write_i64(buf, unix_millis(start))?;
+        buf.extend_from_slice(b",\"period_end_ms\":");
+        write_i64(buf, unix_millis(end))?;
+        buf.extend_from_slice(if delta {
+            b",\"temporality\":\"delta\","
+        } else {
+            b",\"temporality\":\"cumulative\","
+        });
+    }
+    buf.extend_from_slice(b"\"families\":[");
     source.visit(&mut encoder)?;
     encoder.close_family();
     let time = encoder.time.unwrap_or_else(SystemTime::now);

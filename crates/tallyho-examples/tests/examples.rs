@@ -361,15 +361,19 @@ fn batch_engine() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("timestamp_ms,name,type,labels,value,count,sum,buckets")
+        Some("period_start_ms,period_end_ms,timestamp_ms,name,type,labels,value,count,sum,buckets")
     );
     let mut batches_seen = 0.0;
     let mut size_count = 0.0;
     let mut transitions = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for line in lines {
-        let f = csv_fields(line);
-        assert_eq!(f.len(), 8, "{line}");
+        let mut f = csv_fields(line);
+        assert_eq!(f.len(), 10, "{line}");
+        // The period (start, end) the file covers, then the row as the plain CSV has it.
+        let (start, end): (u64, u64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        assert!(start <= end, "{line}");
+        f.drain(..2);
         f[0].parse::<u64>().unwrap();
         let labels: serde_json::Value = serde_json::from_str(&f[3]).unwrap();
         assert!(labels.is_object(), "{line}");

@@ -1,5 +1,7 @@
 //! JSON and CSV files, one per period, written under a temporary name and renamed, so a
-//! crash never leaves a torn file; only the newest N are kept.
+//! crash never leaves a torn file; only the newest N are kept. Each file says the period
+//! it covers (`period_start_ms`/`period_end_ms`, and in JSON the `temporality`), and
+//! [`FileExporter::delta`] writes each period's changes instead of totals.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,7 +9,7 @@ use std::time::SystemTime;
 
 use tallyho_encode::Format;
 
-use crate::exporter::{Batch, ExportError, Exporter};
+use crate::exporter::{Batch, ExportError, Exporter, Temporality};
 
 /// Writes each batch as a file in a directory.
 #[derive(Debug)]
@@ -17,6 +19,7 @@ pub struct FileExporter {
     format: Format,
     keep: usize,
     name: &'static str,
+    temporality: Temporality,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -39,7 +42,19 @@ impl FileExporter {
             format,
             keep: keep.max(1),
             name,
+            temporality: Temporality::Cumulative,
         }
+    }
+
+    /// Writes each period's changes (counters' and histograms' deltas; gauges and
+    /// up-down counters as they are) instead of totals since the start (default off).
+    pub fn delta(mut self, yes: bool) -> Self {
+        self.temporality = if yes {
+            Temporality::Delta
+        } else {
+            Temporality::Cumulative
+        };
+        self
     }
 
     /// The file name prefix (default `metrics`).
@@ -87,6 +102,10 @@ impl Exporter for FileExporter {
         self.name
     }
 
+    fn temporality(&self) -> Temporality {
+        self.temporality
+    }
+
     fn export(&mut self, batch: &Batch) -> Result<(), ExportError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.err("creating", &self.dir, e))?;
         let ms = batch
@@ -98,9 +117,23 @@ impl Exporter for FileExporter {
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let mut body = Vec::new();
-        self.format
-            .encode(&mut body, &batch.snapshot)
-            .map_err(|e| self.err("encoding", &path, e))?;
+        let delta = batch.temporality == Temporality::Delta;
+        match self.format {
+            Format::Csv => tallyho_encode::csv::encode_period(
+                &mut body,
+                &batch.snapshot,
+                batch.start,
+                batch.end,
+            ),
+            _ => tallyho_encode::json::encode_period(
+                &mut body,
+                &batch.snapshot,
+                batch.start,
+                batch.end,
+                delta,
+            ),
+        }
+        .map_err(|e| self.err("encoding", &path, e))?;
         std::fs::write(&tmp, &body).map_err(|e| self.err("writing", &tmp, e))?;
         // Make the data durable before the rename makes it visible.
         std::fs::File::open(&tmp)

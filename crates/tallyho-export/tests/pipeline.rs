@@ -227,6 +227,8 @@ fn json_and_csv_files_parse_back_and_are_pruned() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap();
     let fams = json["families"].as_array().unwrap();
     let jobs = fams.iter().find(|f| f["name"] == "jobs").unwrap();
+    assert_eq!(json["temporality"], "cumulative");
+    assert!(json["period_start_ms"].as_i64().unwrap() <= json["period_end_ms"].as_i64().unwrap());
     assert_eq!(jobs["series"][0]["labels"]["outcome"], "ok, \"fine\"");
     assert_eq!(jobs["series"][0]["value"], 7);
     let csv_file = std::fs::read_dir(dir.join("csv"))
@@ -236,9 +238,13 @@ fn json_and_csv_files_parse_back_and_are_pruned() {
         .unwrap();
     let csv = std::fs::read_to_string(csv_file).unwrap();
     assert!(
-        csv.starts_with("timestamp_ms,name,type,labels,value"),
+        csv.starts_with("period_start_ms,period_end_ms,timestamp_ms,name,type,labels,value"),
         "{csv}"
     );
+    // Every row says its period, which ends at the collection.
+    let row = csv.lines().find(|l| l.contains(",depth,gauge,")).unwrap();
+    let cells: Vec<i64> = row.split(',').take(3).map(|c| c.parse().unwrap()).collect();
+    assert!(cells[0] <= cells[1] && cells[1] == cells[2], "{row}");
     assert!(
         csv.lines()
             .any(|l| l.contains(",depth,gauge,") && l.contains(",2.5,")),
@@ -449,4 +455,61 @@ fn a_later_report_counts_the_failures_it_suppressed() {
     assert_eq!(logged[0], 0);
     assert!(logged[1] >= 2, "{logged:?}");
     assert!(p.stats()[0].failures >= 4);
+}
+
+/// `FileExporter::delta(true)`: each file holds its period's changes, says so, and the
+/// periods follow each other.
+#[test]
+fn delta_files_hold_each_periods_changes() {
+    let dir = std::env::temp_dir().join(format!("tallyho-files-delta-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = Registry::new();
+    let c = r.counter("jobs", "Jobs.").unwrap();
+    let open = r.metric("open", "Open.").up_down_counter().unwrap();
+    c.add(5);
+    open.add(3);
+    let p = Pipeline::builder(r)
+        .interval(Duration::from_secs(3600))
+        .exporter(FileExporter::json(&dir, 10).delta(true))
+        .start()
+        .unwrap();
+    assert!(p.flush(Duration::from_secs(5)));
+    c.add(2);
+    open.add(1);
+    assert!(p.flush(Duration::from_secs(5)));
+    drop(p);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let read = |f: &std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap()
+    };
+    let value = |j: &serde_json::Value, name: &str| {
+        j["families"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["series"][0]["value"].clone())
+    };
+    let (first, second) = (read(&files[0]), read(&files[1]));
+    assert_eq!(first["temporality"], "delta");
+    assert_eq!(value(&first, "jobs"), Some(5.into()));
+    assert_eq!(
+        value(&second, "jobs"),
+        Some(2.into()),
+        "the second period's change"
+    );
+    assert_eq!(
+        value(&second, "open"),
+        Some(4.into()),
+        "up-down counters stay levels"
+    );
+    assert_eq!(
+        second["period_start_ms"], first["period_end_ms"],
+        "periods follow each other"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

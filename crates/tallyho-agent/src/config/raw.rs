@@ -313,6 +313,8 @@ pub struct Export {
     pub csv_dir: Option<PathBuf>,
     /// Files kept per directory.
     pub keep_files: usize,
+    /// JSON and CSV files hold each period's changes instead of totals.
+    pub files_delta: bool,
     /// OTLP/HTTP base endpoint (`http://127.0.0.1:4318`).
     pub otlp_endpoint: Option<String>,
     /// Prometheus remote-write URL.
@@ -341,6 +343,7 @@ impl Default for Export {
             json_dir: None,
             csv_dir: None,
             keep_files: 0,
+            files_delta: false,
             otlp_endpoint: None,
             remote_write_url: None,
             pushgateway_url: None,

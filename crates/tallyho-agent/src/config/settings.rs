@@ -138,6 +138,8 @@ pub struct ExportSettings {
     pub csv_dir: Option<PathBuf>,
     /// Files kept per directory (the file's 0 means the default, 100).
     pub keep_files: usize,
+    /// Files hold each period's changes.
+    pub files_delta: bool,
     /// OTLP/HTTP, on when the file or the environment names an endpoint.
     pub otlp: Option<OtlpSettings>,
     /// Prometheus remote-write URL.
@@ -497,6 +499,7 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
         json_dir: e.json_dir.clone(),
         csv_dir: e.csv_dir.clone(),
         keep_files: if e.keep_files == 0 { 100 } else { e.keep_files },
+        files_delta: e.files_delta,
         otlp,
         remote_write_url: e.remote_write_url.clone(),
         pushgateway_url: e.pushgateway_url.clone(),
