@@ -72,7 +72,8 @@ pub fn pipeline(
         let mut otlp = tallyho_export::otlp::OtlpExporter::builder()
             .from_env_with(move |k| env(k))
             .default_service_name(settings.service.clone())
-            .host_identity(host_identity);
+            .host_identity(host_identity)
+            .tls(otlp_settings.file_tls.config());
         if let Some(endpoint) = &otlp_settings.file_endpoint {
             otlp = otlp.endpoint(endpoint.clone());
         }
@@ -86,7 +87,8 @@ pub fn pipeline(
         let mut rw = tallyho_export::remote_write::RemoteWriteExporter::builder()
             .url(url.clone())
             .job(settings.service.clone())
-            .host_identity(host_identity);
+            .host_identity(host_identity)
+            .tls(e.tls.config());
         if let Some(i) = instance {
             rw = rw.instance(i);
         }
@@ -99,7 +101,8 @@ pub fn pipeline(
         let mut pg = tallyho_export::pushgateway::PushgatewayExporter::builder()
             .url(url.clone())
             .job(settings.service.clone())
-            .host_identity(host_identity);
+            .host_identity(host_identity)
+            .tls(e.tls.config());
         if let Some(i) = instance {
             pg = pg.grouping_label("instance", i);
         }

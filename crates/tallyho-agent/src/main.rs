@@ -173,6 +173,9 @@ fn preflight(config: &Settings, env: &Arc<Env>, clean: bool) -> Result<(), Strin
     tallyho_rules::Rules::load(&files).map_err(|e| format!("alerting.rule_files: {e}"))?;
     export::pipeline(config, env.clone(), &Registry::new(), None)
         .map_err(|e| format!("export: {e:#}"))?;
+    if let Some(tls) = &config.http.tls {
+        tls.load()?;
+    }
     for (key, dir) in [
         ("export.json_dir", &config.export.json_dir),
         ("export.csv_dir", &config.export.csv_dir),
@@ -398,6 +401,9 @@ fn serve(
     if let Some(limit) = h.rate_limit {
         endpoint = endpoint.rate_limit(limit);
     }
+    if let Some(tls) = &h.tls {
+        endpoint = endpoint.tls(tls.load().map_err(|e| anyhow::anyhow!(e))?);
+    }
     // /health: the history's figures and each exporter's exports, failures by reason and
     // last error (credentials are never in those messages).
     let history_health = history
@@ -438,6 +444,7 @@ fn serve(
         tracing::info!(
             addr = %listener.local_addr()?,
             dashboard = config.dashboard,
+            https = h.tls.is_some(),
             "serving /metrics, /health and /api/v1/"
         );
         if let Some(m) = manager.clone() {

@@ -146,11 +146,12 @@ fn case() -> impl Strategy<Value = Case> {
                 file_only(
                     "remote",
                     &["[export]\nremote_write_url = \"http://127.0.0.1:9/api/v1/write\""],
-                    // The second is found by building the exporter (no TLS in this
-                    // build), as serve builds it.
+                    // The second and third are found by building the exporter (a port
+                    // out of range, a CA file that is not there), as serve builds it.
                     &[
                         "[export]\nremote_write_url = \"ftp://127.0.0.1/w\"",
-                        "[export]\nremote_write_url = \"https://127.0.0.1:9/w\""
+                        "[export]\nremote_write_url = \"https://127.0.0.1:99999/w\"",
+                        "[export]\nremote_write_url = \"https://127.0.0.1:9/w\"\ntls_ca_file = \"{dir}/missing-ca.pem\""
                     ]
                 ),
                 file_only(

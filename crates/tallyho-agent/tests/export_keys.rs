@@ -179,6 +179,30 @@ fn bad_export_keys_exit_2_naming_the_key() {
             "export.instance",
         ),
         ("host_identity = \"yes\"\n", "host_identity"),
+        // TLS files are read by check-config as by serve: a missing one is named by its
+        // key and its path (relative to the configuration file's directory).
+        (
+            "remote_write_url = \"https://127.0.0.1:9/w\"\ntls_ca_file = \"missing-ca.pem\"\n",
+            "export.tls_ca_file \"",
+        ),
+        (
+            "pushgateway_url = \"https://127.0.0.1:9\"\ntls_ca_file = \"bad.toml\"\n",
+            "no PEM certificate",
+        ),
+        (
+            "pushgateway_url = \"https://127.0.0.1:9\"\ntls_client_cert_file = \"c.pem\"\n",
+            "export.tls_client_cert_file and export.tls_client_key_file go together",
+        ),
+        ("tls_ca_file = \"ca.pem\"\n", "no HTTP exporter is on"),
+        // The endpoint's TLS files, read before binding.
+        (
+            "[http]\ntls_cert_file = \"bad.toml\"\ntls_key_file = \"bad.toml\"\n",
+            "http.tls_cert_file = \"",
+        ),
+        (
+            "[http]\ntls_cert_file = \"s.pem\"\n",
+            "http.tls_cert_file and http.tls_key_file go together",
+        ),
     ] {
         let file = dir.path().join("bad.toml");
         std::fs::write(

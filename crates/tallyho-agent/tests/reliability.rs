@@ -172,9 +172,9 @@ fn check_config_finds_what_serve_would_hit() {
         ("[http]\nmax_connections = 0\n", &[], "http.max_connections"),
         // Found by building the exporters, as serve does, not by the file's own checks.
         (
-            "[export]\nremote_write_url = \"https://127.0.0.1:1/w\"\n",
+            "[export]\nremote_write_url = \"https://127.0.0.1:1/w\"\ntls_ca_file = \"/nonexistent/ca.pem\"\n",
             &[],
-            "remote write",
+            "remote write: export.tls_ca_file \"/nonexistent/ca.pem\": cannot read it",
         ),
         (
             "[statsd_input]\nrecv_buffer_bytes = \"lots\"\n",

@@ -39,6 +39,16 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A TLS file (CA, client certificate or key) cannot be read or used.
+    #[error("{setting} {path:?}: {reason}")]
+    InvalidTlsFile {
+        /// The builder method or environment variable that named the file.
+        setting: String,
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An environment variable does not parse.
     #[error("{variable}={value}: {reason}")]
     InvalidEnv {

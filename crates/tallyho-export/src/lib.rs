@@ -30,8 +30,16 @@
 //!
 //! All on by default: `otlp` (OTLP/HTTP), `remote-write` (Prometheus remote write),
 //! `pushgateway` and `statsd`. Console, file, callback and in-memory exporters are always
-//! there. Turning off the HTTP exporters drops ureq, prost, opentelemetry-proto, flate2
-//! and snap from the build.
+//! there. Turning off the HTTP exporters drops ureq, rustls, prost, opentelemetry-proto,
+//! flate2 and snap from the build.
+//!
+//! # TLS
+//!
+//! The HTTP exporters send to `https://` URLs with rustls (ring, no system TLS library),
+//! checking servers against Mozilla's root certificates plus an optional CA file, and
+//! present a client certificate where one is configured: [`TlsConfig`], given to each
+//! builder's `tls` method (OTLP also reads `OTEL_EXPORTER_OTLP_[METRICS_]CERTIFICATE`,
+//! `..._CLIENT_CERTIFICATE` and `..._CLIENT_KEY`).
 #![deny(missing_docs)]
 
 mod build_error;
@@ -73,3 +81,6 @@ pub use pipeline::{
     ErrorLog, ExporterStats, Pipeline, PipelineBuilder, RetryPolicy, StatsReader, DEFAULT_INTERVAL,
 };
 pub use selection::MetricsExporters;
+
+#[cfg(any(feature = "otlp", feature = "remote-write", feature = "pushgateway"))]
+pub use http::TlsConfig;

@@ -47,8 +47,9 @@
 //! specification's rule: connection failures, timeouts, HTTP 5xx and 429 are
 //! [retryable](ExportError::Retryable); other statuses outside 2xx (400 for metrics inconsistent with those in other groups, 401
 //! for wrong credentials, ...) are [permanent](ExportError::Permanent), with the status and
-//! the start of the response body. `https://` URLs are refused at build time (this build
-//! carries no TLS); credentials in the URL are sent as basic auth and never shown.
+//! the start of the response body. `https://` URLs go over TLS (rustls; a private CA and a
+//! client certificate with [`PushgatewayBuilder::tls`]); credentials in the URL are sent
+//! as basic auth and never shown.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -121,6 +122,7 @@ pub struct PushgatewayBuilder {
     method: PushMethod,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    tls: crate::TlsConfig,
     host_identity: bool,
 }
 
@@ -133,6 +135,7 @@ impl std::fmt::Debug for PushgatewayBuilder {
             .field("method", &self.method)
             .field("headers", &http::header_names(&self.headers))
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .field("host_identity", &self.host_identity)
             .finish()
     }
@@ -166,6 +169,7 @@ impl PushgatewayExporter {
             method: PushMethod::Put,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            tls: crate::TlsConfig::new(),
             host_identity: true,
         }
     }
@@ -223,7 +227,8 @@ impl PushgatewayBuilder {
     /// Checks the settings and makes the exporter.
     ///
     /// # Errors
-    /// No URL or job, a URL that does not parse or is not `http`, a bad header or grouping
+    /// No URL or job, a URL that does not parse or is not `http`/`https`, a TLS file that
+    /// cannot be read or used, a bad header or grouping
     /// label name, a zero timeout.
     pub fn build(self) -> Result<PushgatewayExporter, BuildError> {
         let base = self.url.ok_or(BuildError::MissingUrl)?;
@@ -245,7 +250,7 @@ impl PushgatewayBuilder {
             .collect();
         let url = format!("{}{}", base.trim_end_matches('/'), group_path(&job, &pairs));
         Ok(PushgatewayExporter {
-            transport: Transport::new(PROTOCOL, url, &self.headers, self.timeout)?,
+            transport: Transport::new(PROTOCOL, url, &self.headers, self.timeout, &self.tls)?,
             method: self.method,
             body: Vec::new(),
         })

@@ -8,7 +8,7 @@ use tallyho::Registry;
 use tallyho_export::otlp::OtlpExporter;
 use tallyho_export::pushgateway::PushgatewayExporter;
 use tallyho_export::remote_write::RemoteWriteExporter;
-use tallyho_export::{BuildError, ExportError, Exporter, FailureReason};
+use tallyho_export::{BuildError, ExportError, Exporter, FailureReason, TlsConfig};
 
 mod common;
 use common::{batch_of, FakeServer};
@@ -53,6 +53,30 @@ impl Kind {
                     .build()?,
             ),
         })
+    }
+
+    /// The build error of an exporter to `url` with `ca` as its TLS CA file.
+    fn build_tls(self, url: &str, ca: &str) -> BuildError {
+        let tls = TlsConfig::new().ca_file(ca);
+        let built = match self {
+            Kind::Otlp => OtlpExporter::builder()
+                .metrics_endpoint(url)
+                .tls(tls)
+                .build()
+                .map(drop),
+            Kind::RemoteWrite => RemoteWriteExporter::builder()
+                .url(url)
+                .tls(tls)
+                .build()
+                .map(drop),
+            Kind::Pushgateway => PushgatewayExporter::builder()
+                .url(url)
+                .job("matrix")
+                .tls(tls)
+                .build()
+                .map(drop),
+        };
+        built.expect_err("a missing CA file was accepted")
     }
 
     fn ok(self, url: &str) -> Box<dyn Exporter> {
@@ -143,15 +167,27 @@ fn same_build_error(url: &str, header: (&str, &str)) -> BuildError {
 }
 
 #[test]
-fn https_is_refused_identically_while_there_is_no_tls() {
-    let e = same_build_error(
-        &format!("https://user:{PASSWORD}@127.0.0.1:1/x"),
-        ("X-Ok", "v"),
-    );
-    assert_eq!(
-        e.to_string(),
-        "invalid URL \"https://127.0.0.1:1/x\": https is not supported: this build carries no \
-         TLS; use http://"
+fn https_is_accepted_and_a_bad_tls_file_is_refused_identically() {
+    for kind in ALL {
+        assert!(
+            kind.build(
+                &format!("https://user:{PASSWORD}@127.0.0.1:1/x"),
+                ("X-Ok", "v")
+            )
+            .is_ok(),
+            "{kind:?}"
+        );
+    }
+    let e = ALL
+        .iter()
+        .map(|k| k.build_tls("https://127.0.0.1:1/x", "/nonexistent/ca.pem"))
+        .collect::<Vec<_>>();
+    assert!(e.iter().all(|x| *x == e[0]), "{e:#?}");
+    assert!(
+        e[0].to_string()
+            .starts_with("tls.ca_file \"/nonexistent/ca.pem\": cannot read it:"),
+        "{}",
+        e[0]
     );
 }
 
@@ -163,7 +199,8 @@ fn a_bad_scheme_is_refused_identically() {
     );
     assert_eq!(
         e.to_string(),
-        "invalid URL \"ftp://127.0.0.1:1/x\": scheme \"ftp\" is not supported (expected http)"
+        "invalid URL \"ftp://127.0.0.1:1/x\": scheme \"ftp\" is not supported \
+         (expected http or https)"
     );
     let e = same_build_error("127.0.0.1:1/x", ("X-Ok", "v"));
     assert!(matches!(e, BuildError::InvalidUrl { .. }), "{e}");

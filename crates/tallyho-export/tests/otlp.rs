@@ -855,13 +855,12 @@ fn endpoints_base_and_metrics_specific() {
 #[test]
 fn builder_errors_name_the_setting() {
     let err = OtlpExporter::builder()
-        .endpoint("https://127.0.0.1:4318")
+        .endpoint("ftp://127.0.0.1:4318")
         .build()
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("URL \"https://127.0.0.1:4318/v1/metrics\"")
-            && err.contains("https is not supported"),
+        err.contains("URL \"ftp://127.0.0.1:4318/v1/metrics\"") && err.contains("is not supported"),
         "{err}"
     );
     let err = OtlpExporter::builder()

@@ -236,8 +236,14 @@ fn configuration_from_the_environment() {
 
     // Bad values fail the build with a message naming the variable.
     for (name, value) in [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4318"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://127.0.0.1:4318"),
         ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "127.0.0.1:4318"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+            "/nonexistent/c.pem",
+        ),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/c.key"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
         ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "k=%zz"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),

@@ -6,6 +6,9 @@
 //! room, so a flood of slow clients can neither exhaust file descriptors nor lock out a
 //! normal scrape. Shutdown stops accepting, closes idle and half-open connections at once,
 //! lets requests in flight finish, and drops whatever is left at the deadline.
+//!
+//! With TLS the handshake runs in the connection's task, within the header-read timeout,
+//! with the certificate [`ServerTls`] holds at that moment (reread when its files change).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,6 +24,8 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{watch, Notify};
 use tower::ServiceExt;
+
+use crate::tls::ServerTls;
 
 /// Largest request head hyper buffers; the handlers answer 431 above `MAX_HEADER_BYTES`.
 const MAX_HEAD_BUFFER: usize = 64 * 1024;
@@ -121,6 +126,7 @@ pub(crate) async fn serve(
     router: Router,
     limits: ConnLimits,
     metrics: ConnMetrics,
+    tls: Option<ServerTls>,
     signal: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let table = Arc::new(Mutex::new(Table::default()));
@@ -173,9 +179,13 @@ pub(crate) async fn serve(
             header_timeout: limits.header_timeout,
         };
         let (table, metrics, stop) = (table.clone(), metrics.clone(), stop_rx.clone());
+        let tls = tls.clone();
         metrics.open.add(1.0);
         tasks.spawn(async move {
-            conn.run(stream, stop).await;
+            match tls {
+                None => conn.run(stream, stop).await,
+                Some(tls) => conn.run_tls(&tls, stream, stop).await,
+            }
             table
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -211,7 +221,31 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: tokio::net::TcpStream, mut stop: watch::Receiver<bool>) {
+    /// The TLS handshake (bounded by the header timeout, ended by eviction or
+    /// shutdown), then HTTP over it. A failed handshake just closes the connection.
+    async fn run_tls(
+        self,
+        tls: &ServerTls,
+        stream: tokio::net::TcpStream,
+        stop: watch::Receiver<bool>,
+    ) {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+        let handshake = tokio::time::timeout(self.header_timeout, acceptor.accept(stream));
+        let close = self.close.clone();
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                _ => return,
+            },
+            () = close.notified() => return,
+        };
+        self.run(stream, stop).await;
+    }
+
+    async fn run<S>(self, stream: S, mut stop: watch::Receiver<bool>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let Connection {
             router,
             peer,

@@ -34,6 +34,8 @@
 //!   half-open one is closed to make room), a shutdown deadline, a cached and rate-limited
 //!   `/health`, and self-metrics `tallyho_scrape_duration_seconds` and
 //!   `tallyho_scrape_response_size_bytes`.
+//! - With [`Endpoint::tls`]: https from certificate and key files (rustls), reread when they
+//!   change, optionally requiring client certificates ([`ServerTls`]).
 #![deny(missing_docs)]
 
 mod api;
@@ -45,6 +47,7 @@ mod limit;
 mod mount;
 mod scrape;
 mod server;
+mod tls;
 
 pub use api::json::{format_value, instant_response, range_response};
 pub use api::{BuildInfo, QueryApi};
@@ -53,3 +56,4 @@ pub use layer::{HttpMetrics, HttpMetricsLayer};
 pub use limit::RateLimit;
 pub use mount::{ReloadHook, RulesApi};
 pub use server::{serve, Endpoint, HealthExtra, Running, MAX_HEADER_BYTES};
+pub use tls::{ServerTls, TlsError};

@@ -46,6 +46,7 @@ pub struct Endpoint {
     dashboard: Option<Router>,
     rules_api: Option<SharedRules>,
     reload: Option<ReloadHook>,
+    tls: Option<crate::ServerTls>,
 }
 
 /// A function adding figures to `/health`: it returns a JSON object whose keys are merged
@@ -90,6 +91,7 @@ impl Endpoint {
             dashboard: None,
             rules_api: None,
             reload: None,
+            tls: None,
         }
     }
 
@@ -182,6 +184,15 @@ impl Endpoint {
     /// and [`spawn`](Self::spawn), not to a [`router`](Self::router) served elsewhere.
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.limits.header_timeout = timeout;
+        self
+    }
+
+    /// Serves https with this certificate, reread when its files change (see
+    /// [`ServerTls`](crate::ServerTls)). Applies to [`serve`](Self::serve),
+    /// [`serve_until`](Self::serve_until) and [`spawn`](Self::spawn), not to a
+    /// [`router`](Self::router) served elsewhere.
+    pub fn tls(mut self, tls: crate::ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -282,7 +293,8 @@ impl Endpoint {
         signal: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let metrics = ConnMetrics::register(&self.registry);
-        conn::serve(listener, self.router(), self.limits, metrics, signal).await
+        let tls = self.tls.clone();
+        conn::serve(listener, self.router(), self.limits, metrics, tls, signal).await
     }
 
     /// Binds `addr` and serves on a thread of its own (with its own small runtime), for

@@ -13,6 +13,7 @@ mod checks;
 mod labels;
 mod raw;
 mod settings;
+mod tls;
 
 pub use raw::{
     Alerting, Auth, Dashboard, Export, Flags, History, Host, Http, Origin, RawConfig, StatsdInput,
@@ -22,6 +23,7 @@ pub use settings::{
     AlertingSettings, ExportSettings, HistorySettings, HostSettings, HttpSettings, Identity,
     OtlpSettings, Settings, StatsdOut,
 };
+pub use tls::{HttpTls, TlsFiles};
 
 /// Looks an environment variable up by name (`None`: unset).
 pub type Env = dyn Fn(&str) -> Option<String> + Send + Sync;
@@ -407,7 +409,8 @@ mod tests {
         assert_eq!(
             s.export.otlp,
             Some(OtlpSettings {
-                file_endpoint: None
+                file_endpoint: None,
+                file_tls: TlsFiles::default(),
             })
         );
         // none: neither, whatever the file and the endpoint variables say.
@@ -455,19 +458,99 @@ mod tests {
             assert_eq!(
                 s.export.otlp,
                 Some(OtlpSettings {
-                    file_endpoint: None
+                    file_endpoint: None,
+                    file_tls: TlsFiles::default(),
                 })
             );
             let s = Settings::from_raw(&raw, &env).unwrap();
             assert_eq!(
                 s.export.otlp,
                 Some(OtlpSettings {
-                    file_endpoint: None
+                    file_endpoint: None,
+                    file_tls: TlsFiles::default(),
                 })
             );
         }
         let s = Settings::from_raw(&RawConfig::default(), &|_: &str| None).unwrap();
         assert_eq!(s.export.otlp, None);
+    }
+
+    #[test]
+    fn endpoint_tls_paths_are_relative_to_the_file() {
+        let dir = std::env::temp_dir().join(format!("tallyho-cfg-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("agent.toml");
+        std::fs::write(
+            &file,
+            "[http]\ntls_cert_file = \"s.pem\"\ntls_key_file = \"/abs/s.key\"\n",
+        )
+        .unwrap();
+        let s = load(Some(&file), &|_: &str| None, &Flags::default()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            s.http.tls,
+            Some(HttpTls {
+                cert: dir.join("s.pem"),
+                key: "/abs/s.key".into(),
+                client_ca: None,
+            })
+        );
+    }
+
+    #[test]
+    fn tls_files_environment_over_file_for_otlp_and_checked() {
+        let file = "[export]\notlp_endpoint = \"https://127.0.0.1:4318\"\n\
+                    remote_write_url = \"https://127.0.0.1:9090/api/v1/write\"\n\
+                    tls_ca_file = \"/f/ca.pem\"\ntls_client_cert_file = \"/f/c.pem\"\n\
+                    tls_client_key_file = \"/f/c.key\"\n";
+        let raw = RawConfig::from_toml(file).unwrap();
+        let all = TlsFiles {
+            ca: Some("/f/ca.pem".into()),
+            cert: Some("/f/c.pem".into()),
+            key: Some("/f/c.key".into()),
+        };
+        let s = Settings::from_raw(&raw, &|_: &str| None).unwrap();
+        assert_eq!(s.export.tls, all);
+        assert_eq!(s.export.otlp.unwrap().file_tls, all);
+        // A variable of either form hides its file from OTLP only.
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "/e/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/e/c.key"),
+        ]);
+        let s = Settings::from_raw(&raw, &env).unwrap();
+        assert_eq!(s.export.tls, all);
+        assert_eq!(
+            s.export.otlp.unwrap().file_tls,
+            TlsFiles {
+                ca: None,
+                cert: Some("/f/c.pem".into()),
+                key: None,
+            }
+        );
+        for (text, says) in [
+            (
+                "[http]\ntls_client_ca_file = \"ca.pem\"\n",
+                "needs http.tls_cert_file",
+            ),
+            ("[http]\ntls_key_file = \"k.pem\"\n", "go together"),
+            ("[http]\ntls_key_file = \"\"\n", "http.tls_key_file = \"\""),
+            (
+                "[export]\ntls_ca_file = \"/f/ca.pem\"\n",
+                "no HTTP exporter",
+            ),
+            (
+                "[export]\npushgateway_url = \"https://h:9091\"\ntls_ca_file = \"\"\n",
+                "export.tls_ca_file = \"\"",
+            ),
+            (
+                "[export]\npushgateway_url = \"https://h:9091\"\ntls_client_key_file = \"/k\"\n",
+                "set both or neither",
+            ),
+        ] {
+            let raw = RawConfig::from_toml(text).unwrap();
+            let e = Settings::from_raw(&raw, &|_: &str| None).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

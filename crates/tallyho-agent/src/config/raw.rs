@@ -87,6 +87,13 @@ pub struct Http {
     /// `/metrics` and API requests per second per client address, beyond which the
     /// endpoint answers 429 (0: no limit).
     pub rate_limit: f64,
+    /// PEM certificate the endpoint serves https with (with `tls_key_file`), reread when
+    /// it changes. Relative TLS paths are relative to the configuration file's directory.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA whose client certificates the endpoint requires (mutual TLS).
+    pub tls_client_ca_file: Option<PathBuf>,
 }
 
 impl Default for Http {
@@ -98,6 +105,9 @@ impl Default for Http {
             health_requires_auth: false,
             health_rate_limit: 10.0,
             rate_limit: 0.0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
         }
     }
 }
@@ -321,6 +331,13 @@ pub struct Export {
     pub remote_write_url: Option<String>,
     /// Pushgateway base URL.
     pub pushgateway_url: Option<String>,
+    /// PEM CA file the HTTP exporters trust beside the public roots (`https://` URLs).
+    /// Relative TLS paths are relative to the directory of the configuration file.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate the HTTP exporters present (mutual TLS).
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// PEM key of `tls_client_cert_file`.
+    pub tls_client_key_file: Option<PathBuf>,
     /// StatsD server to push to (`host:port`, UDP).
     pub statsd: Option<String>,
     /// Put `prefix.` before every name sent to StatsD.
@@ -347,6 +364,9 @@ impl Default for Export {
             otlp_endpoint: None,
             remote_write_url: None,
             pushgateway_url: None,
+            tls_ca_file: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             statsd: None,
             statsd_prefix: String::new(),
             statsd_dogstatsd_tags: false,
@@ -472,11 +492,27 @@ impl RawConfig {
         }
     }
 
-    /// Makes relative `alerting.rule_files` relative to `base` (the configuration file's
-    /// directory).
+    /// Makes relative `alerting.rule_files`, `export.tls_*` and `http.tls_*` files relative
+    /// to `base` (the configuration file's directory), as Prometheus does with the paths in
+    /// its own.
     pub fn resolve_paths(&mut self, base: &std::path::Path) {
-        for f in &mut self.alerting.rule_files {
-            if f.is_relative() {
+        let (e, h) = (&mut self.export, &mut self.http);
+        let tls = [
+            &mut e.tls_ca_file,
+            &mut e.tls_client_cert_file,
+            &mut e.tls_client_key_file,
+            &mut h.tls_cert_file,
+            &mut h.tls_key_file,
+            &mut h.tls_client_ca_file,
+        ];
+        let files = self
+            .alerting
+            .rule_files
+            .iter_mut()
+            .chain(tls.into_iter().flatten());
+        for f in files {
+            // An empty path stays empty, for the check that refuses it by name.
+            if f.is_relative() && !f.as_os_str().is_empty() {
                 *f = base.join(&*f);
             }
         }

@@ -11,6 +11,7 @@ use tallyho_http::{Auth, RateLimit};
 
 use super::checks::{check_host_port, check_seconds, check_url, feeds_itself};
 use super::raw::{RawConfig, StatsdInput, MAX_INTERVAL_SECONDS};
+use super::tls::{HttpTls, TlsFiles};
 use super::Env;
 
 /// What the agent runs on.
@@ -125,6 +126,8 @@ pub struct HttpSettings {
     pub health_rate_limit: Option<RateLimit>,
     /// Requests per second per client (`None`: no limit).
     pub rate_limit: Option<RateLimit>,
+    /// https for the endpoint (`None`: plain http).
+    pub tls: Option<HttpTls>,
 }
 
 /// `[export]`.
@@ -146,6 +149,8 @@ pub struct ExportSettings {
     pub remote_write_url: Option<String>,
     /// Pushgateway base URL.
     pub pushgateway_url: Option<String>,
+    /// The TLS files of remote write and the Pushgateway.
+    pub tls: TlsFiles,
     /// StatsD out.
     pub statsd: Option<StatsdOut>,
     /// Who the pushes say they come from.
@@ -160,6 +165,9 @@ pub struct OtlpSettings {
     /// the environment is above the file, and the metrics-specific variable above the
     /// general one (the exporter applies that order).
     pub file_endpoint: Option<String>,
+    /// The file's TLS files, less those whose `OTEL_EXPORTER_OTLP_[METRICS_]*` variable
+    /// is set (the environment is above the file here too).
+    pub file_tls: TlsFiles,
 }
 
 /// StatsD out.
@@ -487,13 +495,37 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
     let chosen = tallyho_export::MetricsExporters::from_env_with(|k| env(k))?;
     let otlp_on = chosen.map_or(e.otlp_endpoint.is_some() || env_endpoint, |c| c.otlp);
     let console = chosen.map_or(e.console, |c| c.console);
+    let tls = super::tls::export_files(e)?;
+    // For OTLP a file is used only where its variable (either form) is unset.
+    let env_sets = |what: &str| {
+        [
+            format!("OTEL_EXPORTER_OTLP_METRICS_{what}"),
+            format!("OTEL_EXPORTER_OTLP_{what}"),
+        ]
+        .iter()
+        .any(|k| env(k).is_some_and(|v| !v.trim().is_empty()))
+    };
     let otlp = otlp_on.then(|| OtlpSettings {
         file_endpoint: if env_endpoint {
             None
         } else {
             e.otlp_endpoint.clone()
         },
+        file_tls: TlsFiles {
+            ca: tls.ca.clone().filter(|_| !env_sets("CERTIFICATE")),
+            cert: tls.cert.clone().filter(|_| !env_sets("CLIENT_CERTIFICATE")),
+            key: tls.key.clone().filter(|_| !env_sets("CLIENT_KEY")),
+        },
     });
+    if tls != TlsFiles::default()
+        && otlp.is_none()
+        && e.remote_write_url.is_none()
+        && e.pushgateway_url.is_none()
+    {
+        return Err("export.tls_* files are set but no HTTP exporter is on \
+                    (export.otlp_endpoint, export.remote_write_url, export.pushgateway_url)"
+            .into());
+    }
     Ok(ExportSettings {
         console,
         json_dir: e.json_dir.clone(),
@@ -503,6 +535,7 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
         otlp,
         remote_write_url: e.remote_write_url.clone(),
         pushgateway_url: e.pushgateway_url.clone(),
+        tls,
         statsd,
         identity,
     })
@@ -553,6 +586,7 @@ fn http(raw: &RawConfig) -> Result<HttpSettings, String> {
             per_second: h.rate_limit,
             burst: (h.rate_limit * 2.0).clamp(1.0, 1000.0) as u32,
         }),
+        tls: super::tls::http_files(h)?,
     })
 }
 

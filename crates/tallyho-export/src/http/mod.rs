@@ -1,13 +1,15 @@
 //! The one HTTP transport behind every HTTP exporter (OTLP/HTTP, remote write,
-//! Pushgateway): one client, one URL check, one header check, one `User-Agent`, one send,
-//! one retry classification. Exporters supply only their wire mapping and a [`Protocol`]:
-//! their name, their specification's [`RetryRule`] and how to read an error body.
+//! Pushgateway): one client, one URL check, one header check, one `User-Agent`, one TLS
+//! configuration, one send, one retry classification. Exporters supply only their wire
+//! mapping and a [`Protocol`]: their name, their specification's [`RetryRule`] and how to
+//! read an error body.
 //!
 //! Messages name the method and the URL without `user:password@`; header values never
 //! appear anywhere (`Debug` shows header names only).
 
 mod header;
 mod retry;
+mod tls;
 mod url;
 
 use std::io::Read as _;
@@ -15,14 +17,15 @@ use std::time::Duration;
 
 pub(crate) use self::header::{basic_auth_value, check_header, names as header_names, upsert};
 pub(crate) use self::retry::RetryRule;
+pub use self::tls::TlsConfig;
 pub(crate) use self::url::{check_url, redact};
 
 use crate::exporter::{ExportError, FailureReason};
 use crate::BuildError;
 
 /// The builder methods the remote write and Pushgateway builders share, written once:
-/// `basic_auth`, `header` and `timeout`, for a builder with `headers: Vec<(String, String)>`
-/// and `timeout: Duration` fields.
+/// `basic_auth`, `header`, `timeout` and `tls`, for a builder with
+/// `headers: Vec<(String, String)>`, `timeout: Duration` and `tls: TlsConfig` fields.
 macro_rules! builder_methods {
     () => {
         /// Sends `Authorization: Basic …` with these credentials (replacing any earlier
@@ -43,6 +46,14 @@ macro_rules! builder_methods {
         /// The limit for each request, connecting included (default 10 s, more than zero).
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.timeout = timeout;
+            self
+        }
+
+        /// TLS for an `https://` URL: a CA file trusted beside the public roots, a client
+        /// certificate and key (see [`TlsConfig`](crate::TlsConfig)). The files are read
+        /// at [`build`](Self::build).
+        pub fn tls(mut self, tls: $crate::TlsConfig) -> Self {
+            self.tls = tls;
             self
         }
     };
@@ -99,13 +110,15 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// Checks `url` and every header, then makes the client. `headers` come after the
-    /// `User-Agent`, replacing a header of the same name (ignoring case).
+    /// Checks `url` and every header, reads the TLS files, then makes the client.
+    /// `headers` come after the `User-Agent`, replacing a header of the same name
+    /// (ignoring case).
     pub fn new(
         protocol: Protocol,
         url: String,
         headers: &[(String, String)],
         timeout: Duration,
+        tls: &TlsConfig,
     ) -> Result<Transport, BuildError> {
         check_url(&url)?;
         if timeout.is_zero() {
@@ -123,6 +136,7 @@ impl Transport {
             .timeout(timeout)
             .redirects(0)
             .user_agent(USER_AGENT)
+            .tls_config(tls.client_config()?)
             .build();
         Ok(Transport {
             protocol,
@@ -218,7 +232,11 @@ impl Transport {
 
     fn transport_error(&self, method: &str, t: &ureq::Transport) -> ExportError {
         use ureq::ErrorKind as K;
-        let message = format!("{method} {}: {}", self.shown, transport_message(t));
+        let https = self
+            .url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let message = format!("{method} {}: {}", self.shown, transport_message(t, https));
         let name = self.protocol.name;
         match t.kind() {
             K::InvalidUrl
@@ -253,18 +271,56 @@ fn is_timeout(t: &ureq::Transport) -> bool {
     false
 }
 
-/// A transport error without the URL (ureq's own text would show it with credentials).
-fn transport_message(t: &ureq::Transport) -> String {
-    let mut m = t.kind().to_string();
+/// A transport error without the URL (ureq's own text would show it with credentials),
+/// a part repeated by a nested error said once, and what to do about a TLS failure.
+fn transport_message(t: &ureq::Transport, https: bool) -> String {
+    let mut parts = vec![t.kind().to_string()];
     if let Some(detail) = t.message() {
-        m.push_str(": ");
-        m.push_str(&redact(detail));
+        parts.push(redact(detail));
     }
     if let Some(source) = std::error::Error::source(t) {
-        m.push_str(": ");
-        m.push_str(&redact(&source.to_string()));
+        parts.push(redact(&source.to_string()));
+    }
+    let mut m = String::new();
+    for part in &parts {
+        for piece in part.split(": ") {
+            if !m.is_empty() && (m == piece || m.ends_with(&format!(": {piece}"))) {
+                continue;
+            }
+            if !m.is_empty() {
+                m.push_str(": ");
+            }
+            m.push_str(piece);
+        }
+    }
+    if let Some(hint) = tls::hint(t) {
+        m.push_str(&format!(" ({hint})"));
+    } else if https && is_broken(t) {
+        // A TLS server that refuses the client certificate (or its absence) sends an
+        // alert and closes; a request still being written sees only the closed socket.
+        m.push_str(
+            " (if the server asks for a client certificate, it may have refused the one \
+             configured, or its absence)",
+        );
     }
     m
+}
+
+/// Whether the connection was closed or reset under the request.
+fn is_broken(t: &ureq::Transport) -> bool {
+    let mut source = std::error::Error::source(t);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            );
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn read_body(response: ureq::Response) -> Vec<u8> {
@@ -305,7 +361,14 @@ mod tests {
             retry: RetryRule::OTLP,
             detail: text_detail,
         };
-        let e = Transport::new(p, "http://127.0.0.1:1/".into(), &[], Duration::ZERO).unwrap_err();
+        let e = Transport::new(
+            p,
+            "http://127.0.0.1:1/".into(),
+            &[],
+            Duration::ZERO,
+            &TlsConfig::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "timeout: must be more than zero");
     }
 }

@@ -15,9 +15,8 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-/// Checks that `url` is one this build can send to: `http://host[:port][/path]`. `https`
-/// is refused while the build carries no TLS stack, so a bad scheme fails when the exporter
-/// is built, never at the first push. Credentials in the URL (`user:password@`) are allowed
+/// Checks that `url` is one this build can send to: `http[s]://host[:port][/path]`, so a
+/// bad scheme fails when the exporter is built, never at the first push. Credentials in the URL (`user:password@`) are allowed
 /// and sent as basic auth; they never appear in the error.
 pub(crate) fn check_url(url: &str) -> Result<(), BuildError> {
     let invalid = |reason: String| BuildError::InvalidUrl {
@@ -30,14 +29,9 @@ pub(crate) fn check_url(url: &str) -> Result<(), BuildError> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(invalid("not a URL (expected http://host:port/path)".into()));
     };
-    if scheme.eq_ignore_ascii_case("https") {
-        return Err(invalid(
-            "https is not supported: this build carries no TLS; use http://".into(),
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case("http") {
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(invalid(format!(
-            "scheme {:?} is not supported (expected http)",
+            "scheme {:?} is not supported (expected http or https)",
             redact(scheme)
         )));
     }
@@ -68,8 +62,9 @@ mod tests {
     fn checks_and_messages() {
         assert!(check_url("http://127.0.0.1:4318/v1/metrics").is_ok());
         assert!(check_url("http://u:secret@127.0.0.1:1/").is_ok());
+        assert!(check_url("https://u:secret@collector.example/v1/metrics").is_ok());
+        assert!(check_url("HTTPS://h:443/").is_ok());
         for (bad, why) in [
-            ("https://u:secret@h/", "https is not supported"),
             ("ftp://u:secret@h/", "scheme \"ftp\""),
             ("127.0.0.1:4318", "not a URL"),
             ("http:///x", "no host"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Endpoint;
 use crate::exporter::Temporality;
 use crate::http::{check_header, check_url, redact, upsert};
-use crate::BuildError;
+use crate::{BuildError, TlsConfig};
 
 /// Looks a variable up: `Ok(None)` when unset or empty, `Err(reason)` when unreadable.
 pub(super) type EnvGet<'a> = &'a dyn Fn(&str) -> Result<Option<String>, String>;
@@ -37,6 +37,7 @@ pub(super) struct EnvSettings {
     pub temporality: Option<Temporality>,
     pub resource: Vec<(String, String)>,
     pub service_name: Option<String>,
+    pub tls: TlsConfig,
 }
 
 fn bad(variable: &str, value: &str, reason: impl Into<String>) -> BuildError {
@@ -95,16 +96,15 @@ impl EnvSettings {
             });
         }
 
-        // Certificates would be silently unused without TLS: refuse them by name.
-        for what in ["CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"] {
-            if let Some((name, v)) = pick(what)? {
-                return Err(bad(
-                    &name,
-                    &v,
-                    "TLS is not supported yet: unset it and use an http:// endpoint \
-                     (a local collector can forward over TLS)",
-                ));
-            }
+        // File paths, read when the exporter is built: an error names the variable.
+        if let Some((name, v)) = pick("CERTIFICATE")? {
+            env.tls = env.tls.with_ca(v.trim().into(), &name);
+        }
+        if let Some((name, v)) = pick("CLIENT_CERTIFICATE")? {
+            env.tls = env.tls.with_cert(v.trim().into(), &name);
+        }
+        if let Some((name, v)) = pick("CLIENT_KEY")? {
+            env.tls = env.tls.with_key(v.trim().into(), &name);
         }
 
         for (name, full) in [
@@ -272,6 +272,38 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_metrics_specific_over_general() {
+        let env = read(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/general/ca.pem"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+                " /metrics/ca.pem ",
+            ),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/general/cert.pem"),
+            ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/metrics/key.pem"),
+        ])
+        .unwrap();
+        let path = |p: Option<&std::path::Path>| p.map(|p| p.display().to_string());
+        assert_eq!(path(env.tls.ca_path()).as_deref(), Some("/metrics/ca.pem"));
+        assert_eq!(
+            path(env.tls.client_cert_path()).as_deref(),
+            Some("/general/cert.pem")
+        );
+        assert_eq!(
+            path(env.tls.client_key_path()).as_deref(),
+            Some("/metrics/key.pem")
+        );
+        // A file that cannot be read is named by the variable that gave it.
+        let e = env.tls.client_config().unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE \"/metrics/ca.pem\": cannot read it"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn malformed_values_name_the_variable_and_the_value() {
         let err = |k: &str, v: &str| read(&[(k, v)]).unwrap_err().to_string();
         assert_eq!(
@@ -282,9 +314,9 @@ mod tests {
             .starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\""));
         #[cfg(not(feature = "otlp-grpc"))]
         assert!(err("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").contains("feature otlp-grpc"));
-        let e = err("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:secret@x");
+        let e = err("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://u:secret@x");
         assert!(
-            e.contains("https") && e.contains("\"https://x\"") && !e.contains("secret"),
+            e.contains("scheme") && e.contains("\"ftp://x\"") && !e.contains("secret"),
             "{e}"
         );
         let e = err("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,broken");
@@ -292,17 +324,6 @@ mod tests {
             e.starts_with("OTEL_EXPORTER_OTLP_HEADERS=(value hidden") && !e.contains("secret"),
             "{e}"
         );
-        for var in [
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
-            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-        ] {
-            let e = err(var, "/etc/ssl/x.pem");
-            assert!(
-                e.starts_with(&format!("{var}=")) && e.contains("TLS"),
-                "{e}"
-            );
-        }
         let e = err("OTEL_EXPORTER_OTLP_HEADERS", "bad key=secret");
         assert!(e.contains("bad key") && !e.contains("secret"), "{e}");
     }

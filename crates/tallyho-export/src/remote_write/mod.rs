@@ -64,8 +64,9 @@
 //! timeouts, HTTP 5xx and 429 are [retryable](ExportError::Retryable); any other status
 //! outside 2xx (400 for a sample the receiver refuses, 401, 404, ...) is
 //! [permanent](ExportError::Permanent), with the status and the start of the response body.
-//! Redirects are not followed. `https://` URLs are refused at build time (this build carries
-//! no TLS); credentials in the URL are sent as basic auth and never shown in a message.
+//! Redirects are not followed. `https://` URLs go over TLS (rustls; a private CA and a
+//! client certificate with [`RemoteWriteBuilder::tls`]); credentials in the URL are sent as
+//! basic auth and never shown in a message.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -125,6 +126,7 @@ pub struct RemoteWriteBuilder {
     url: Option<String>,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    tls: crate::TlsConfig,
     metadata: bool,
     native_histograms: bool,
     max_samples: usize,
@@ -140,6 +142,7 @@ impl std::fmt::Debug for RemoteWriteBuilder {
             .field("url", &self.url.as_deref().map(http::redact))
             .field("headers", &http::header_names(&self.headers))
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .field("metadata", &self.metadata)
             .field("native_histograms", &self.native_histograms)
             .field("max_samples", &self.max_samples)
@@ -180,6 +183,7 @@ impl RemoteWriteExporter {
             url: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            tls: crate::TlsConfig::new(),
             metadata: true,
             native_histograms: false,
             max_samples: DEFAULT_MAX_SAMPLES_PER_REQUEST,
@@ -254,7 +258,8 @@ impl RemoteWriteBuilder {
     /// Checks the settings and makes the exporter.
     ///
     /// # Errors
-    /// No URL, a URL that does not parse or is not `http`, a bad header, a zero timeout.
+    /// No URL, a URL that does not parse or is not `http`/`https`, a bad header, a zero
+    /// timeout, a TLS file that cannot be read or used.
     pub fn build(self) -> Result<RemoteWriteExporter, BuildError> {
         let url = self.url.ok_or(BuildError::MissingUrl)?;
         let mut headers = vec![
@@ -286,7 +291,7 @@ impl RemoteWriteBuilder {
             })
             .collect();
         Ok(RemoteWriteExporter {
-            transport: Transport::new(PROTOCOL, url, &headers, self.timeout)?,
+            transport: Transport::new(PROTOCOL, url, &headers, self.timeout, &self.tls)?,
             metadata: self.metadata,
             native_histograms: self.native_histograms,
             max_samples: self.max_samples,
