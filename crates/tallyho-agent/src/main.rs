@@ -372,8 +372,16 @@ fn serve(
             max_sets: input.max_sets,
             series_ttl: input.series_ttl,
         };
-        let ingest =
-            statsd::Ingest::with_limits(&registry, limits)?.with_set_window(config.interval);
+        let policy = statsd::TagPolicy {
+            allowed: (!input.allowed_tags.is_empty())
+                .then(|| input.allowed_tags.iter().cloned().collect()),
+            refuse_others: input.disallowed_tags == "refuse",
+            max_value_len: input.max_tag_value_length,
+            prefix: input.prefix.clone(),
+        };
+        let ingest = statsd::Ingest::with_limits(&registry, limits)?
+            .with_set_window(config.interval)
+            .with_tag_policy(policy);
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()

@@ -56,3 +56,39 @@ fn bad_configuration_exits_two_and_names_the_key() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// The configuration block in README.md is a file `check-config` accepts (with its rule
+/// file present), so the documented keys stay real keys.
+#[test]
+fn the_readme_configuration_is_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```toml block in README.md");
+    assert!(
+        block.contains("[statsd_input]") && block.contains("[http]"),
+        "{block}"
+    );
+    let dir = std::env::temp_dir().join(format!("tallyho-readme-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(dir.join("rules/host.yml"), "groups: []\n").unwrap();
+    let file = dir.join("tallyho.toml");
+    // The documented file directories, moved under the test's own directory (a CI user
+    // may not write /var/lib).
+    let block = block.replace("/var/lib/tallyho", dir.to_str().unwrap());
+    std::fs::write(&file, block).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tallyho"))
+        .args(["check-config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "README's configuration is refused: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -340,6 +340,37 @@ mod tests {
     }
 
     #[test]
+    fn statsd_tag_policy_keys_are_checked_by_name() {
+        let s = settings(
+            "[statsd_input]\nallowed_tags = [\"env\", \"route\"]\ndisallowed_tags = \"refuse\"\nmax_tag_value_length = 64\nprefix = \"app.web\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.statsd_input.allowed_tags, ["env", "route"]);
+        assert_eq!(s.statsd_input.max_tag_value_length, 64);
+        for (text, want) in [
+            (
+                "[statsd_input]\ndisallowed_tags = \"ignore\"\n",
+                "statsd_input.disallowed_tags = \"ignore\"",
+            ),
+            (
+                "[statsd_input]\nallowed_tags = [\"http.route\"]\n",
+                "statsd_input.allowed_tags: \"http.route\"",
+            ),
+            (
+                "[statsd_input]\nprefix = \"9app\"\n",
+                "statsd_input.prefix = \"9app\"",
+            ),
+            (
+                "[statsd_input]\nprefix = \"a b\"\n",
+                "statsd_input.prefix = \"a b\"",
+            ),
+        ] {
+            let e = settings(text).unwrap_err();
+            assert!(e.starts_with(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
     fn host_gpu_key_turns_nvml_off() {
         let on = settings("").unwrap().host.unwrap();
         assert!(on.gpu && on.host_config().gpu);

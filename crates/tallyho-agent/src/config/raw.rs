@@ -129,6 +129,14 @@ pub struct StatsdInput {
     /// and frees its memory (`"5m"`, or seconds; `"0"` keeps series for ever).
     #[serde(deserialize_with = "series_ttl")]
     pub series_ttl: Duration,
+    /// Tag keys kept (label form, after sanitising); empty keeps every key.
+    pub allowed_tags: Vec<String>,
+    /// What a tag outside `allowed_tags` does: `"drop"` (the tag) or `"refuse"` (the line).
+    pub disallowed_tags: String,
+    /// Longest tag value in bytes; longer ones are cut (0: no cap).
+    pub max_tag_value_length: usize,
+    /// Put before every StatsD name with a `.` (`"app"`: `app_<name>`); empty for none.
+    pub prefix: String,
 }
 
 impl Default for StatsdInput {
@@ -138,6 +146,10 @@ impl Default for StatsdInput {
             max_sets: 1_000,
             recv_buffer_bytes: 8 << 20,
             series_ttl: Duration::from_secs(300),
+            allowed_tags: Vec::new(),
+            disallowed_tags: "drop".into(),
+            max_tag_value_length: 0,
+            prefix: String::new(),
         }
     }
 }

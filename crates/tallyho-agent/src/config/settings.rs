@@ -592,6 +592,34 @@ fn http(raw: &RawConfig) -> Result<HttpSettings, String> {
 
 fn statsd_input(raw: &RawConfig) -> Result<StatsdInput, String> {
     let s = &raw.statsd_input;
+    if !matches!(s.disallowed_tags.as_str(), "drop" | "refuse") {
+        return Err(format!(
+            "statsd_input.disallowed_tags = {:?}: expected \"drop\" or \"refuse\"",
+            s.disallowed_tags
+        ));
+    }
+    for key in &s.allowed_tags {
+        if key.is_empty()
+            || key.starts_with(|c: char| c.is_ascii_digit())
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "statsd_input.allowed_tags: {key:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, as tags become after sanitising)"
+            ));
+        }
+    }
+    if !s.prefix.is_empty()
+        && (s.prefix.starts_with(|c: char| c.is_ascii_digit())
+            || !s
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    {
+        return Err(format!(
+            "statsd_input.prefix = {:?}: letters, digits, '_' and '.' only, not starting with a digit",
+            s.prefix
+        ));
+    }
     if s.max_families == 0 {
         return Err("statsd_input.max_families = 0: must be at least 1".into());
     }

@@ -50,6 +50,7 @@ pub(super) enum Refusal {
     NotFinite,
     Overflow,
     TooManyObservations,
+    TagNotAllowed,
 }
 
 impl Refusal {
@@ -65,6 +66,7 @@ impl Refusal {
             Refusal::NotFinite => "not_finite",
             Refusal::Overflow => "overflow",
             Refusal::TooManyObservations => "too_many_observations",
+            Refusal::TagNotAllowed => "tag_not_allowed",
         }
     }
 }
@@ -73,6 +75,7 @@ impl Refusal {
 pub struct Ingest {
     pub(super) registry: Registry,
     pub(super) limits: Limits,
+    policy: super::TagPolicy,
     families: Mutex<Families>,
     sets: Mutex<Sets>,
     pub(super) lines: tallyho::Counter,
@@ -118,6 +121,7 @@ impl Ingest {
         Ok(Ingest {
             registry: registry.clone(),
             limits,
+            policy: super::TagPolicy::default(),
             families: Mutex::new(families),
             sets: Mutex::new(Sets::new(DEFAULT_SET_WINDOW, limits.max_sets)),
             lines: registry.counter("tallyho_statsd_lines", "StatsD lines received.")?,
@@ -138,7 +142,7 @@ impl Ingest {
             sanitized: registry
                 .metric(
                     "tallyho_statsd_sanitized_lines",
-                    "StatsD lines recorded under a sanitised name or tag key, by the part changed (name, tag_key).",
+                    "StatsD lines recorded under a sanitised name or tag key, by the part changed (name, tag_key; tag_dropped and tag_value by the tag policy).",
                 )
                 .counter_family(&["part"])?,
             decrements: registry.counter(
@@ -156,6 +160,14 @@ impl Ingest {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .set_window(window);
+        self
+    }
+
+    /// Applies `policy` to every line's tags and name: allowed tag keys, the value length
+    /// cap and the name prefix ([`TagPolicy`](super::TagPolicy)).
+    #[must_use]
+    pub fn with_tag_policy(mut self, policy: super::TagPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -225,6 +237,17 @@ impl Ingest {
 
     fn record(&self, l: &Line<'_>, now: Instant) {
         let mut tags = l.tags.clone();
+        match self.policy.apply(&mut tags) {
+            Err(()) => return self.refuse(Refusal::TagNotAllowed),
+            Ok(applied) => {
+                if applied.dropped {
+                    self.sanitized.with(&["tag_dropped"]).inc();
+                }
+                if applied.cut {
+                    self.sanitized.with(&["tag_value"]).inc();
+                }
+            }
+        }
         tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if tags.windows(2).any(|w| w[0].0 == w[1].0) {
             self.rejected.inc();
@@ -243,7 +266,7 @@ impl Ingest {
         };
         let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
         let key: FamilyKey = (
-            l.name.to_owned(),
+            self.policy.name(l.name),
             kind2,
             keys.iter().map(|k| (*k).to_owned()).collect(),
         );

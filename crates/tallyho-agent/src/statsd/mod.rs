@@ -56,6 +56,7 @@ mod distinct;
 mod ingest;
 mod line;
 mod names;
+mod policy;
 mod sets;
 mod socket;
 #[cfg(test)]
@@ -67,6 +68,7 @@ pub use distinct::Distinct;
 pub use ingest::{Ingest, Limits};
 pub use line::parse;
 pub use names::{sanitize_name, sanitize_tag_key, Sanitized};
+pub use policy::TagPolicy;
 pub use sets::DEFAULT_SET_WINDOW;
 pub use socket::{bind, kernel_drops, register_metrics, serve, serve_one_by_one, Bound};
 

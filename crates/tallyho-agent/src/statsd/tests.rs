@@ -347,3 +347,40 @@ fn one_bad_utf8_line_drops_only_itself() {
     assert_eq!(s.value("tallyho_statsd_malformed_lines", &[]), Some(1.0));
     assert_eq!(s.value("tallyho_statsd_lines", &[]), Some(3.0));
 }
+
+#[test]
+fn the_tag_policy_filters_cuts_prefixes_and_counts() {
+    let r = Registry::new();
+    let policy = TagPolicy {
+        allowed: Some(["route".to_owned(), "env".to_owned()].into()),
+        refuse_others: false,
+        max_value_len: 5,
+        prefix: "app".into(),
+    };
+    let ingest = Ingest::new(&r).unwrap().with_tag_policy(policy.clone());
+    ingest.datagram(
+        "req:1|c|#route:/users/42,user:alice,env:prod\nreq:2|c|#route:/users/42,env:prod",
+    );
+    let s = r.snapshot();
+    // The user tag is gone, the route cut to 5 bytes, the name prefixed: one series.
+    assert_eq!(
+        s.value("app_req", &[("env", "prod"), ("route", "/user")]),
+        Some(3.0),
+        "{:?}",
+        s.family("app_req")
+    );
+    assert!(s.family("req").is_none());
+    let counted = |part| s.value("tallyho_statsd_sanitized_lines", &[("part", part)]);
+    assert_eq!(counted("tag_dropped"), Some(1.0));
+    assert_eq!(counted("tag_value"), Some(2.0));
+    // Refusing instead: the line with another key is not recorded, and counted.
+    let r = Registry::new();
+    let strict = Ingest::new(&r).unwrap().with_tag_policy(TagPolicy {
+        refuse_others: true,
+        ..policy
+    });
+    strict.datagram("req:1|c|#route:/a,user:bob\nreq:1|c|#route:/a");
+    let s = r.snapshot();
+    assert_eq!(refused(&s, "tag_not_allowed"), Some(1.0));
+    assert_eq!(s.value("app_req", &[("route", "/a")]), Some(1.0));
+}
