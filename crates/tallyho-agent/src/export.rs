@@ -48,7 +48,11 @@ pub fn pipeline(
         pipeline = pipeline.exporter(h.exporter());
     }
     let e = &settings.export;
-    if e.console {
+    if e.console_to_log {
+        pipeline = pipeline.exporter(ConsoleExporter::to_lines(
+            |line| tracing::info!(target: "tallyho::console", "{line}"),
+        ));
+    } else if e.console {
         pipeline = pipeline.exporter(ConsoleExporter::stdout());
     }
     if let Some(dir) = &e.json_dir {

@@ -21,6 +21,15 @@ impl ConsoleExporter {
         Self::to_writer(Box::new(std::io::stdout()))
     }
 
+    /// Each line of the table to `line` (a logger: `|l| tracing::info!("{l}")`), so the
+    /// table lands in the program's log instead of on standard output.
+    pub fn to_lines(line: impl FnMut(&str) + Send + 'static) -> Self {
+        Self::to_writer(Box::new(Lines {
+            line: Box::new(line),
+            pending: Vec::new(),
+        }))
+    }
+
     /// To `out`.
     pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
         ConsoleExporter {
@@ -127,6 +136,34 @@ impl ConsoleExporter {
     }
 }
 
+/// A writer that hands each complete line, without its newline, to a callback.
+struct Lines {
+    line: Box<dyn FnMut(&str) + Send>,
+    pending: Vec<u8>,
+}
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let rest = self.pending.split_off(end + 1);
+            let text = String::from_utf8_lossy(&self.pending[..end]).into_owned();
+            (self.line)(&text);
+            self.pending = rest;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let text = String::from_utf8_lossy(&self.pending).into_owned();
+            self.pending.clear();
+            (self.line)(&text);
+        }
+        Ok(())
+    }
+}
+
 fn fmt(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
@@ -145,5 +182,37 @@ impl Exporter for ConsoleExporter {
             .write_all(text.as_bytes())
             .and_then(|()| self.out.flush())
             .map_err(|e| ExportError::permanent("console", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn to_lines_hands_over_each_line_of_the_table() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let mut c = ConsoleExporter::to_lines(move |l| sink.lock().unwrap().push(l.to_owned()));
+        let r = tallyho::Registry::new();
+        r.counter("jobs", "Jobs.").unwrap().add(3);
+        let end = SystemTime::now();
+        let batch = Batch {
+            start: end - Duration::from_secs(10),
+            end,
+            snapshot: r.snapshot(),
+            temporality: crate::Temporality::Cumulative,
+        };
+        // What the table is, from an exporter of its own (rendering keeps rate state).
+        let table = ConsoleExporter::to_writer(Box::new(std::io::sink())).render(&batch);
+        c.export(&batch).unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.join("\n") + "\n", table);
+        assert!(seen
+            .iter()
+            .any(|l| l.starts_with("jobs ") && l.contains("counter")));
+        assert!(seen.iter().all(|l| !l.contains('\n')));
     }
 }

@@ -337,6 +337,9 @@ pub struct Export {
     pub keep_files: usize,
     /// JSON and CSV files hold each period's changes instead of totals.
     pub files_delta: bool,
+    /// The console table goes to the log (info, target `tallyho::console`) instead of
+    /// standard output; turns the console on.
+    pub console_to_log: bool,
     /// OTLP/HTTP base endpoint (`http://127.0.0.1:4318`).
     pub otlp_endpoint: Option<String>,
     /// Prometheus remote-write URL.
@@ -373,6 +376,7 @@ impl Default for Export {
             csv_dir: None,
             keep_files: 0,
             files_delta: false,
+            console_to_log: false,
             otlp_endpoint: None,
             remote_write_url: None,
             pushgateway_url: None,

@@ -143,6 +143,8 @@ pub struct ExportSettings {
     pub keep_files: usize,
     /// Files hold each period's changes.
     pub files_delta: bool,
+    /// The console table goes to the log.
+    pub console_to_log: bool,
     /// OTLP/HTTP, on when the file or the environment names an endpoint.
     pub otlp: Option<OtlpSettings>,
     /// Prometheus remote-write URL.
@@ -532,6 +534,7 @@ fn export(raw: &RawConfig, env: &Env) -> Result<ExportSettings, String> {
         csv_dir: e.csv_dir.clone(),
         keep_files: if e.keep_files == 0 { 100 } else { e.keep_files },
         files_delta: e.files_delta,
+        console_to_log: e.console_to_log,
         otlp,
         remote_write_url: e.remote_write_url.clone(),
         pushgateway_url: e.pushgateway_url.clone(),
