@@ -63,6 +63,12 @@ enum Command {
     },
     /// Run a PromQL query against a running agent (default) or a history directory.
     Query(QueryCli),
+    /// Send StatsD lines to the agent's StatsD address (no `nc` needed): each argument, or
+    /// each line of standard input when there is none, as one datagram.
+    Send {
+        /// Lines such as `jobs.done:1|c|#queue:fast`.
+        lines: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot { format }) => snapshot(&config, &*env, &format),
         Some(Command::Query(q)) => query(&config, &q),
+        Some(Command::Send { lines }) => send(&config, &lines),
         _ => serve(&config, &env, cli.config.as_deref()),
     };
     match result {
@@ -224,6 +231,41 @@ fn flags(cli: &Cli) -> Flags {
         statsd: cli.statsd.clone(),
         interval: cli.interval,
     }
+}
+
+/// `tallyho send`: datagrams to the configured StatsD address, from a socket on the same
+/// loopback or any address; says how many went.
+fn send(config: &Settings, lines: &[String]) -> anyhow::Result<()> {
+    let addr = config
+        .statsd
+        .context("StatsD input is off (statsd = \"\"): nothing listens to send to")?;
+    let from: std::net::SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = std::net::UdpSocket::bind(from).context("opening a UDP socket")?;
+    let mut datagrams: Vec<String> = lines.to_vec();
+    if datagrams.is_empty() {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("reading standard input")?;
+            if !line.trim().is_empty() {
+                datagrams.push(line);
+            }
+        }
+    }
+    anyhow::ensure!(
+        !datagrams.is_empty(),
+        "no StatsD lines given (arguments or standard input)"
+    );
+    for d in &datagrams {
+        socket
+            .send_to(d.as_bytes(), addr)
+            .with_context(|| format!("sending to {addr}"))?;
+    }
+    eprintln!("sent {} datagram(s) to {addr}", datagrams.len());
+    Ok(())
 }
 
 /// Logging through `tracing` on stderr: `--log-level` (or `TALLYHO_LOG_LEVEL`) over

@@ -373,3 +373,76 @@ fn labels_cardinality_and_rate_limit_keys() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("labels.__name__"), "{err}");
 }
+
+/// `tallyho send` delivers StatsD lines to the agent's address without `nc`: arguments,
+/// or standard input.
+#[test]
+fn send_delivers_lines_to_the_agent() {
+    let (port, udp) = (free_port(), free_udp_port());
+    let statsd = format!("127.0.0.1:{udp}");
+    let _agent = Agent(
+        Command::new(BIN)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--statsd",
+                &statsd,
+            ])
+            .args(["--interval", "3600"])
+            .env("TALLYHO_STORAGE_PATH", "")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_up(port);
+    let out = Command::new(BIN)
+        .args([
+            "--statsd",
+            &statsd,
+            "send",
+            "sent.jobs:2|c|#queue:fast",
+            "sent.depth:7|g",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sent 2 datagram(s)"));
+    let mut piped = Command::new(BIN)
+        .args(["--statsd", &statsd, "send"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sent.jobs:3|c|#queue:fast\n")
+        .unwrap();
+    assert!(piped.wait().unwrap().success());
+    let want = "sent_jobs_total{service=\"tallyho\",queue=\"fast\"} ";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while sample(&text, want) != Some(5.0) {
+        assert!(Instant::now() < deadline, "not delivered:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+        text = http_get(port, "/metrics").unwrap_or_default();
+    }
+    assert_eq!(
+        sample(&text, "sent_depth{service=\"tallyho\"} "),
+        Some(7.0),
+        "{text}"
+    );
+    // With StatsD off there is nothing to send to: a clear error.
+    let off = Command::new(BIN)
+        .args(["--statsd", "", "send", "x:1|c"])
+        .output()
+        .unwrap();
+    assert!(!off.status.success());
+    assert!(String::from_utf8_lossy(&off.stderr).contains("StatsD input is off"));
+}

@@ -9,11 +9,19 @@ use tallyho::{Buckets, Registry};
 use tallyho_encode::Format;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let format: Format = std::env::args()
+    let format: Format = match std::env::args()
         .nth(1)
         .as_deref()
         .unwrap_or("prometheus")
-        .parse()?;
+        .parse()
+    {
+        Ok(f) => f,
+        Err(e) => {
+            // The message lists the formats there are.
+            eprintln!("quickstart: {e}");
+            std::process::exit(2);
+        }
+    };
     let registry = Registry::builder()
         .prefix("demo")
         .constant_label("service", "quickstart")
