@@ -84,6 +84,50 @@ impl MetricsExporters {
     }
 }
 
+impl crate::PipelineBuilder {
+    /// Adds the exporters `OTEL_METRICS_EXPORTER` names (looked up like every variable
+    /// here, see [`env_with`](Self::env_with)): `otlp` (the default when the variable is
+    /// unset or empty) adds an OTLP exporter configured by the `OTEL_EXPORTER_OTLP_*`
+    /// variables, `console` a console exporter on standard output, `none` nothing, and
+    /// `prometheus` nothing either: a pull endpoint is the program's to start
+    /// (`tallyho_http::Endpoint`); [`MetricsExporters`](crate::MetricsExporters) tells it.
+    ///
+    /// # Errors
+    /// A [`BuildError::InvalidEnv`](crate::BuildError::InvalidEnv) naming the variable and
+    /// the value that is not a list of those names, or the OTLP exporter's own error.
+    pub fn exporters_from_env(mut self) -> Result<Self, crate::BuildError> {
+        let env = self.env.clone();
+        let value = env(crate::selection::METRICS_EXPORTER_VAR).unwrap_or_default();
+        let chosen = crate::MetricsExporters::check(&value).map_err(|reason| {
+            crate::BuildError::InvalidEnv {
+                variable: crate::selection::METRICS_EXPORTER_VAR.into(),
+                value: format!("{value:?}"),
+                reason,
+            }
+        })?;
+        if chosen.console {
+            self = self.exporter(crate::ConsoleExporter::stdout());
+        }
+        #[cfg(feature = "otlp")]
+        if chosen.otlp {
+            let env = env.clone();
+            let otlp = crate::otlp::OtlpExporter::builder()
+                .from_env_with(move |k| env(k))
+                .build()?;
+            self = self.exporter(otlp);
+        }
+        #[cfg(not(feature = "otlp"))]
+        if chosen.otlp {
+            return Err(crate::BuildError::InvalidEnv {
+                variable: crate::selection::METRICS_EXPORTER_VAR.into(),
+                value: "\"otlp\"".into(),
+                reason: "this build has no OTLP exporter (feature otlp)".into(),
+            });
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

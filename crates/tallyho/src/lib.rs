@@ -28,6 +28,7 @@ mod buckets;
 mod counter;
 mod error;
 mod exemplar;
+mod exp_config;
 mod exp_histogram;
 mod expiring;
 pub mod exponential;

@@ -10,19 +10,18 @@
 use std::path::Path;
 
 mod checks;
+mod export;
 mod labels;
 mod raw;
 mod settings;
 mod tls;
 
+pub use export::{ExportSettings, Identity, OtlpSettings, StatsdOut};
 pub use raw::{
     Alerting, Auth, Dashboard, Export, Flags, History, Host, Http, Origin, RawConfig, StatsdInput,
     MAX_INTERVAL_SECONDS,
 };
-pub use settings::{
-    AlertingSettings, ExportSettings, HistorySettings, HostSettings, HttpSettings, Identity,
-    OtlpSettings, Settings, StatsdOut,
-};
+pub use settings::{AlertingSettings, HistorySettings, HostSettings, HttpSettings, Settings};
 pub use tls::{HttpTls, TlsFiles};
 
 /// Looks an environment variable up by name (`None`: unset).
