@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::exemplar::{Exemplar, TraceContext};
+pub use crate::timer::Timer;
 use crossbeam_utils::CachePadded;
 
 use crate::adder::{RETIRED, UNOWNED};
@@ -562,43 +563,6 @@ impl Instrument for Histogram {
         match &self.0 {
             Some(c) if c.exemplars.any() => f(&c.exemplars.read()),
             _ => f(&[]),
-        }
-    }
-}
-
-/// Measures one span of time into a [`Histogram`], in seconds.
-///
-/// Records when dropped; [`stop`](Self::stop) records and returns the duration,
-/// [`discard`](Self::discard) records nothing.
-#[must_use = "a timer records when it is dropped; bind it to a variable"]
-pub struct Timer<'a> {
-    histogram: &'a Histogram,
-    start: Option<Instant>,
-}
-
-impl Timer<'_> {
-    /// Records the elapsed time now and returns it (zero for a no-op histogram).
-    pub fn stop(mut self) -> Duration {
-        match self.start.take() {
-            Some(start) => {
-                let d = start.elapsed();
-                self.histogram.observe_duration(d);
-                d
-            }
-            None => Duration::ZERO,
-        }
-    }
-
-    /// Stops without recording anything.
-    pub fn discard(mut self) {
-        self.start = None;
-    }
-}
-
-impl Drop for Timer<'_> {
-    fn drop(&mut self) {
-        if let Some(start) = self.start.take() {
-            self.histogram.observe_duration(start.elapsed());
         }
     }
 }

@@ -48,6 +48,7 @@ mod snapshot;
 mod stateset;
 mod summary;
 mod text;
+mod timer;
 mod typed;
 mod visit;
 
